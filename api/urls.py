@@ -1,0 +1,19 @@
+from django.urls import path
+
+from api import views
+
+urlpatterns = [
+    path("stations", views.StationListView.as_view(), name="station-list"),
+    path("stations/<str:station_id>", views.StationDetailView.as_view(), name="station-detail"),
+    path(
+        "stations/<str:station_id>/charging_profile",
+        views.ChargingProfileView.as_view(),
+        name="charging-profile",
+    ),
+    path(
+        "stations/<str:station_id>/composite_schedule",
+        views.CompositeScheduleView.as_view(),
+        name="composite-schedule",
+    ),
+    path("stations/<str:station_id>/logs", views.StationLogsView.as_view(), name="station-logs"),
+]

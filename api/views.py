@@ -1,0 +1,228 @@
+"""REST endpoints of the contract. Views parse and validate, then hand over to the
+profile services; they hold no OCPP or database logic of their own.
+
+The operations are async views: a request waiting up to the call deadline for a
+station holds no thread, so a slow station never delays requests to the others.
+"""
+
+from __future__ import annotations
+
+from adrf.views import APIView
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api import docs
+from api.errors import SmartChargingNotSupported, StationNotFound
+from api.serializers import (
+    ChargingProfileRequestSerializer,
+    ChargingProfileResponseSerializer,
+    ClearQuerySerializer,
+    ClearResponseSerializer,
+    CompositeScheduleQuerySerializer,
+    CompositeScheduleResponseSerializer,
+    LogQuerySerializer,
+    StationLogSerializer,
+    StationSerializer,
+)
+from profiles import services
+from profiles.models import Outcome
+from stations import message_log, presence
+from stations.models import Station, StationLog
+
+
+async def smart_charging_station(station_id: str) -> Station:
+    """The connected station, or the contract's 404 / 400."""
+    station = await presence.find_connected(station_id)
+    if station is None:
+        raise StationNotFound(station_id)
+    if station.supports_smart_charging is False:
+        raise SmartChargingNotSupported(station_id)
+    return station
+
+
+def _send_message(result: services.SendResult, profile_id: int, requested: int) -> str:
+    if result.status == Outcome.SUCCESS:
+        message = f"Charging profile {profile_id} sent successfully"
+    elif result.status == Outcome.REJECTED:
+        message = (
+            f"Charging profile {profile_id} was rejected by the station ({result.ocpp_status})"
+        )
+    else:
+        message = "Failed to send charging profile"
+    if result.connector_id != requested:
+        message += (
+            f" (ChargePointMaxProfile applies to the whole station: sent on connector "
+            f"{result.connector_id} instead of {requested})"
+        )
+    return message
+
+
+_SCHEDULE_MESSAGES = {
+    Outcome.SUCCESS: "Composite schedule retrieved successfully",
+    Outcome.REJECTED: "Station rejected the composite schedule request",
+}
+_CLEAR_MESSAGES = {
+    Outcome.SUCCESS: "Charging profiles cleared successfully",
+    Outcome.UNKNOWN: "No charging profiles matched the filters",
+    Outcome.REJECTED: "Station rejected the clear request",
+}
+
+
+class ChargingProfileView(APIView):
+    """Send (POST) or clear (DELETE) charging profiles on one station."""
+
+    @extend_schema(
+        operation_id="send_charging_profile",
+        summary="Send a charging profile",
+        description=docs.SEND_PROFILE,
+        request=ChargingProfileRequestSerializer,
+        responses={
+            200: ChargingProfileResponseSerializer,
+            400: docs.BAD_REQUEST,
+            404: docs.NOT_FOUND,
+        },
+        examples=docs.SEND_PROFILE_EXAMPLES,
+        tags=["Smart charging"],
+    )
+    async def post(self, request: Request, station_id: str) -> Response:
+        serializer = ChargingProfileRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        connector_id = serializer.validated_data["connector_id"]
+        profile = serializer.validated_data["profile"]
+        station = await smart_charging_station(station_id)
+        result = await services.send_charging_profile(station, connector_id, profile)
+        profile_id = profile["chargingProfileId"]
+        return Response(
+            {
+                "status": result.status,
+                "station_id": station_id,
+                "connector_id": result.connector_id,
+                "profile_id": profile_id,
+                "message": _send_message(result, profile_id, connector_id),
+                "error": result.error,
+                "ocpp_status": result.ocpp_status,
+            }
+        )
+
+    @extend_schema(
+        operation_id="clear_charging_profiles",
+        summary="Clear charging profiles",
+        description=docs.CLEAR_PROFILES,
+        parameters=[ClearQuerySerializer],
+        responses={200: ClearResponseSerializer, 400: docs.BAD_REQUEST, 404: docs.NOT_FOUND},
+        examples=docs.CLEAR_EXAMPLES,
+        tags=["Smart charging"],
+    )
+    async def delete(self, request: Request, station_id: str) -> Response:
+        query = ClearQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        filters = {
+            name: query.validated_data.get(name)
+            for name in ("profile_id", "connector_id", "purpose", "stack_level")
+        }
+        station = await smart_charging_station(station_id)
+        result = await services.clear_charging_profiles(station, **filters)
+        return Response(
+            {
+                "status": result.status,
+                "station_id": station_id,
+                "message": _CLEAR_MESSAGES.get(result.status, "Failed to clear charging profiles"),
+                "filters": filters,
+                "error": result.error,
+                "ocpp_status": result.ocpp_status,
+            }
+        )
+
+
+class CompositeScheduleView(APIView):
+    @extend_schema(
+        operation_id="get_composite_schedule",
+        summary="Get the composite schedule",
+        description=docs.COMPOSITE_SCHEDULE,
+        parameters=[CompositeScheduleQuerySerializer],
+        responses={
+            200: CompositeScheduleResponseSerializer,
+            400: docs.BAD_REQUEST,
+            404: docs.NOT_FOUND,
+        },
+        examples=docs.COMPOSITE_EXAMPLES,
+        tags=["Smart charging"],
+    )
+    async def get(self, request: Request, station_id: str) -> Response:
+        query = CompositeScheduleQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        station = await smart_charging_station(station_id)
+        result = await services.get_composite_schedule(
+            station, params["connector_id"], params["duration"], params["charging_rate_unit"]
+        )
+        return Response(
+            {
+                "status": result.status,
+                "station_id": station_id,
+                "connector_id": params["connector_id"],
+                "schedule": result.schedule,
+                "schedule_start": result.schedule_start,
+                "message": _SCHEDULE_MESSAGES.get(
+                    result.status, "Failed to retrieve composite schedule"
+                ),
+                "error": result.error,
+                "ocpp_status": result.ocpp_status,
+            }
+        )
+
+
+@extend_schema(tags=["Stations"])
+class StationListView(generics.ListAPIView):
+    """Every known station, connected or not, with its connectors."""
+
+    serializer_class = StationSerializer
+    queryset = Station.objects.prefetch_related("connectors")
+
+    @extend_schema(operation_id="list_stations", summary="List stations")
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+@extend_schema(tags=["Stations"])
+class StationDetailView(generics.RetrieveAPIView):
+    serializer_class = StationSerializer
+    queryset = Station.objects.prefetch_related("connectors")
+    lookup_field = "station_id"
+
+    @extend_schema(
+        operation_id="get_station", summary="One station", responses={
+            200: StationSerializer, 404: docs.NOT_FOUND}
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_object(self) -> Station:
+        station = self.get_queryset().filter(station_id=self.kwargs["station_id"]).first()
+        if station is None:
+            raise StationNotFound(self.kwargs["station_id"], connected_required=False)
+        return station
+
+
+class StationLogsView(APIView):
+    @extend_schema(
+        operation_id="station_logs",
+        summary="A station's log",
+        description=docs.STATION_LOGS,
+        parameters=[LogQuerySerializer],
+        responses={200: StationLogSerializer(many=True), 404: docs.NOT_FOUND},
+        tags=["Stations"],
+    )
+    async def get(self, request: Request, station_id: str) -> Response:
+        query = LogQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        if not await Station.objects.filter(station_id=station_id).aexists():
+            raise StationNotFound(station_id, connected_required=False)
+        await message_log.flush()
+        latest = StationLog.objects.filter(station_id=station_id).order_by("-timestamp", "-id")
+        rows = [row async for row in latest[: query.validated_data["limit"]]]
+        rows.reverse()
+        return Response(StationLogSerializer(rows, many=True).data)
+

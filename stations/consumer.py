@@ -1,0 +1,155 @@
+"""The WebSocket end of an OCPP 1.6J connection: one consumer per connected station.
+
+The consumer owns the connection and a :class:`~stations.central_system.CentralSystem`
+that speaks OCPP over it. Frames from the station go through an asyncio queue to a
+reader task (so the consumer itself never blocks on a handler); calls from the CSMS
+arrive directly from the gateway (same process) or as ``ocpp.call`` events on the
+channel layer (another process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from ocpp.exceptions import OCPPError
+
+from stations import message_log, registry, services
+from stations.central_system import CentralSystem
+from stations.gateway import (
+    REPLY_EVENT,
+    CallTimeout,
+    ConnectionLost,
+    GatewayError,
+    StationCallError,
+)
+from stations.node import NODE_ID
+
+logger = logging.getLogger(__name__)
+
+SUBPROTOCOL = "ocpp1.6"
+
+
+class _Connection:
+    """What ``ocpp``'s ChargePoint expects of a connection, on top of the consumer."""
+
+    def __init__(self, consumer: OcppConsumer) -> None:
+        self._consumer = consumer
+        self.inbox: asyncio.Queue[str] = asyncio.Queue()
+
+    async def recv(self) -> str:
+        return await self.inbox.get()
+
+    async def send(self, message: str) -> None:
+        message_log.record(self._consumer.station_id, message_log.Source.OCPP_OUT, message)
+        await self._consumer.send(text_data=message)
+
+
+class OcppConsumer(AsyncWebsocketConsumer):
+    station_id: str
+    central_system: CentralSystem | None = None
+
+    async def connect(self) -> None:
+        self.station_id = self.scope["url_route"]["kwargs"]["station_id"]
+        self.central_system = None
+        self._lost: asyncio.Future | None = None
+        self._tasks: set[asyncio.Task] = set()
+        if SUBPROTOCOL not in self.scope.get("subprotocols", []):
+            logger.warning(
+                "%s refused: it did not offer the %s subprotocol", self.station_id, SUBPROTOCOL
+            )
+            await self.close()
+            return
+
+        await database_sync_to_async(services.mark_connected)(
+            self.station_id, NODE_ID, self.channel_name
+        )
+        self._lost = asyncio.get_running_loop().create_future()
+        self._connection = _Connection(self)
+        self.central_system = CentralSystem(self.station_id, self._connection)
+        previous = registry.register(self.station_id, self)
+        await self.accept(subprotocol=SUBPROTOCOL)
+        self._spawn(self._read_frames(), f"ocpp-reader-{self.station_id}")
+        message_log.record(self.station_id, message_log.Source.CSMS, "Connected")
+        logger.info("%s connected", self.station_id)
+        if previous is not None:
+            logger.info("%s reconnected; closing its previous connection", self.station_id)
+            await previous.close(code=4000)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.central_system is None:
+            return
+        if text_data is None:
+            # OCPP-J frames are text; a binary frame is decoded if it can be.
+            text_data = (bytes_data or b"").decode("utf-8", errors="replace")
+        message_log.record(self.station_id, message_log.Source.OCPP_IN, text_data)
+        self._connection.inbox.put_nowait(text_data)
+
+    async def disconnect(self, code: int) -> None:
+        if self.central_system is None:
+            return
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(None)
+        for task in list(self._tasks):
+            task.cancel()
+        registry.unregister(self.station_id, self)
+        # Only clears the database's record if no newer connection has taken it over.
+        await database_sync_to_async(services.mark_disconnected)(self.station_id, self.channel_name)
+        message_log.record(self.station_id, message_log.Source.CSMS, f"Disconnected ({code})")
+        logger.info("%s disconnected (code %s)", self.station_id, code)
+
+    async def _read_frames(self) -> None:
+        assert self.central_system is not None
+        while True:
+            frame = await self._connection.inbox.get()
+            await self.central_system.route_frame(frame)
+
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # --- calls from the CSMS -------------------------------------------------------------
+
+    async def request(self, action: str, payload: dict[str, Any], timeout: float) -> dict:
+        """Send a CALL and wait for its answer, the deadline, or the end of the connection."""
+        if self.central_system is None or self._lost is None or self._lost.done():
+            raise ConnectionLost()
+        call = asyncio.ensure_future(self.central_system.send_call(action, payload, timeout))
+        try:
+            done, _ = await asyncio.wait(
+                {call, self._lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            if not call.done():
+                call.cancel()
+        if call in done:
+            try:
+                return call.result()
+            except OCPPError as error:
+                raise StationCallError(error.code, error.description, error.details) from None
+            except TimeoutError:
+                raise CallTimeout() from None
+        if self._lost.done():
+            raise ConnectionLost()
+        raise CallTimeout()
+
+    async def ocpp_call(self, event: dict[str, Any]) -> None:
+        """A CALL from another process, through the channel layer."""
+        self._spawn(self._answer_remote(event), f"ocpp-call-{event.get('call_id')}")
+
+    async def _answer_remote(self, event: dict[str, Any]) -> None:
+        reply: dict[str, Any] = {"type": REPLY_EVENT, "call_id": event["call_id"]}
+        try:
+            reply["result"] = await self.request(
+                event["action"], event["payload"], event["timeout"]
+            )
+        except GatewayError as error:
+            reply["error"] = error.to_event()
+        except asyncio.CancelledError:
+            reply["error"] = ConnectionLost().to_event()
+        await self.channel_layer.send(event["reply_to"], reply)

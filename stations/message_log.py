@@ -1,0 +1,116 @@
+"""The per-station log (OCPP frames in and out, CSMS and simulator notes), written in
+batches by a background task so that no frame waits for a database write.
+
+Lines reach the database within ``OCPP_LOG_FLUSH_INTERVAL`` seconds; readers of the log
+call :func:`flush` first so that they see everything this process has recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import datetime
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from stations.models import StationLog
+
+logger = logging.getLogger(__name__)
+
+Source = StationLog.Source
+_Entry = tuple[str, datetime, str, str, str]  # station_id, timestamp, source, level, message
+
+_pending: list[_Entry] = []
+_flusher: asyncio.Task | None = None
+_flush_lock: asyncio.Lock | None = None
+
+
+def record(
+    station_id: str,
+    source: str,
+    message: str,
+    *,
+    level: str = "INFO",
+    timestamp: datetime | None = None,
+) -> None:
+    """Queue one log line; cheap enough to call for every frame."""
+    _pending.append((station_id, timestamp or timezone.now(), source, level, message))
+    _ensure_flusher()
+
+
+def _ensure_flusher() -> None:
+    global _flusher, _flush_lock
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        # Called from synchronous code (a management command, a test): write at once.
+        _write(_take())
+        return
+    if _flusher is None or _flusher.done() or _flusher.get_loop() is not loop:
+        _flush_lock = asyncio.Lock()
+        _flusher = loop.create_task(_flush_periodically(), name="station-log-flusher")
+
+
+async def _flush_periodically() -> None:
+    while True:
+        await asyncio.sleep(settings.OCPP_LOG_FLUSH_INTERVAL)
+        try:
+            await flush()
+        except Exception:
+            logger.exception("Could not write station log lines; they are kept for the next try")
+
+
+async def flush() -> None:
+    """Write every queued line now."""
+    if not _pending:
+        return
+    lock = _flush_lock or asyncio.Lock()
+    async with lock:
+        entries = _take()
+        if entries:
+            try:
+                await sync_to_async(_write_in_thread, thread_sensitive=False)(entries)
+            except Exception:
+                _pending[:0] = entries
+                raise
+
+
+def _take() -> list[_Entry]:
+    entries = _pending[:]
+    del _pending[: len(entries)]
+    return entries
+
+
+def _write_in_thread(entries: list[_Entry]) -> None:
+    close_old_connections()
+    try:
+        _write(entries)
+    finally:
+        close_old_connections()
+
+
+def _write(entries: list[_Entry]) -> None:
+    if entries:
+        StationLog.objects.bulk_create([_to_row(e) for e in entries], batch_size=500)
+
+
+def _to_row(entry: _Entry) -> StationLog:
+    station_id, timestamp, source, level, message = entry
+    row = StationLog(
+        station_id=station_id, timestamp=timestamp, source=source, level=level, message=message
+    )
+    if source in (Source.OCPP_IN, Source.OCPP_OUT):
+        # Parsed here, in the writer thread, not on the frame's way through.
+        try:
+            frame = json.loads(message)
+            row.message_type = int(frame[0])
+            row.unique_id = str(frame[1])[:64]
+            if row.message_type == 2:
+                row.action = str(frame[2])[:50]
+        except (ValueError, TypeError, IndexError, KeyError):
+            pass
+    return row
