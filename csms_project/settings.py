@@ -139,6 +139,10 @@ OCPP_CONFIG_TIMEOUT = env_float("OCPP_CONFIG_TIMEOUT", 10.0)
 # OCPP frames kept per station for /logs are written in batches off the hot path.
 OCPP_LOG_FLUSH_INTERVAL = env_float("OCPP_LOG_FLUSH_INTERVAL", 0.5)
 
+# WebSocket keep-alive pings: a dead TCP connection is noticed within interval + timeout.
+WEBSOCKET_PING_INTERVAL = env_float("WEBSOCKET_PING_INTERVAL", 60.0)
+WEBSOCKET_PING_TIMEOUT = env_float("WEBSOCKET_PING_TIMEOUT", 30.0)
+
 # --- REST API ----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -46,7 +46,6 @@ class CentralSystem(ChargePoint):
         # The gateway enforces deadlines itself (see send_call); this one only bounds the
         # package's own calls.
         super().__init__(station_id, connection, response_timeout=settings.OCPP_CALL_TIMEOUT)
-        self.logger = logger
         self.open_transactions: dict[int, int] = {}  # connector -> transaction id
 
     # --- CSMS → station ------------------------------------------------------------------

@@ -1,0 +1,45 @@
+"""Fixtures shared by every test: the live CSMS and clients that talk to it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import httpx
+import pytest
+
+from tests.support.live_server import LiveAsgiServer
+
+
+@pytest.fixture(scope="session")
+def asgi_server(django_db_setup, django_db_blocker) -> Iterator[LiveAsgiServer]:
+    """The CSMS served on a free loopback port for the whole session."""
+    with django_db_blocker.unblock():
+        server = LiveAsgiServer()
+        server.start()
+        yield server
+        server.stop()
+
+
+@pytest.fixture
+def csms(asgi_server: LiveAsgiServer, transactional_db) -> LiveAsgiServer:
+    """The live CSMS, with a database whose writes its threads can see."""
+    return asgi_server
+
+
+@pytest.fixture
+async def api(csms: LiveAsgiServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=csms.http_url, timeout=30) as client:
+        yield client
+
+
+async def wait_until(
+    predicate: Callable[[], Awaitable[bool]], timeout: float = 5.0, interval: float = 0.02
+) -> None:
+    """Poll ``predicate`` until it holds; fail the test if it never does."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
