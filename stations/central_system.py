@@ -90,6 +90,11 @@ class CentralSystem(ChargePoint):
         )
         logger.info("%s: configuration stored", self.id)
 
+    async def _send(self, message: str) -> None:
+        if message.startswith("[4,"):
+            message = _ocpp16_error_codes(message)
+        await self._connection.send(message)
+
     # --- station → CSMS ------------------------------------------------------------------
 
     async def route_frame(self, raw: str) -> None:
@@ -202,6 +207,22 @@ class CentralSystem(ChargePoint):
     @on(Action.data_transfer)
     async def on_data_transfer(self, vendor_id: str, **kwargs: Any) -> call_result.DataTransfer:
         return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id)
+
+
+# The ocpp package names CALLERROR codes as OCPP 2.0 does; OCPP-J 1.6 (section 4.2.3)
+# spells two of them differently, and strict 1.6 stations reject unknown codes.
+_OCPP16_ERROR_CODES = {
+    "FormatViolation": "FormationViolation",
+    "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
+}
+
+
+def _ocpp16_error_codes(frame: str) -> str:
+    message = json.loads(frame)
+    if len(message) > 2 and message[2] in _OCPP16_ERROR_CODES:
+        message[2] = _OCPP16_ERROR_CODES[message[2]]
+        return json.dumps(message, separators=(",", ":"))
+    return frame
 
 
 def _unique_id_of(raw: str) -> str | None:

@@ -48,6 +48,7 @@ class ScriptedStation(ChargePoint):
 
     async def _script(self, action: str, payload: dict) -> str:
         self.received.append((action, payload))
+        status = self.status[action]  # decided on receipt, even if answered late
         if action in self.drop_connection_on:
             await self._connection.close()
             await asyncio.sleep(3600)
@@ -55,7 +56,7 @@ class ScriptedStation(ChargePoint):
             await asyncio.sleep(self.delay[action])
         if action in self.errors:
             raise self.errors[action]
-        return self.status[action]
+        return status
 
     @on(Action.set_charging_profile)
     async def on_set_charging_profile(self, connector_id: int, cs_charging_profiles: dict):
