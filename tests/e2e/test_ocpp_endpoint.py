@@ -68,7 +68,8 @@ async def test_boot_stores_identity_and_configuration(csms, settings):
         assert (row.vendor, row.model, row.serial_number, row.firmware_version) == (
             "ACME", "M-1", "SN-7", "1.2.3"
         )
-        assert row.connected and row.last_boot_at is not None
+        assert row.connected
+        assert row.last_boot_at is not None
         assert row.feature_profiles == ["Core", "SmartCharging"]
         assert row.number_of_connectors == 2
         assert row.charge_profile_max_stack_level == 8
@@ -178,7 +179,7 @@ class RawStation:
         await self.ws.send(frame)
         try:
             return json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
 
 
@@ -192,7 +193,9 @@ async def raw_station(csms):
 async def test_frame_that_is_not_json_is_dropped(raw_station):
     assert await raw_station.exchange("this is not json", timeout=0.5) is None
     answer = await raw_station.exchange('[2, "hb-1", "Heartbeat", {}]')
-    assert answer[0] == 3 and answer[1] == "hb-1" and "currentTime" in answer[2]
+    assert answer[0] == 3
+    assert answer[1] == "hb-1"
+    assert "currentTime" in answer[2]
 
 
 async def test_wrong_message_type_id_gets_a_callerror(raw_station):

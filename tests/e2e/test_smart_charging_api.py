@@ -79,7 +79,8 @@ async def test_accepted_profile_is_sent_as_given_and_recorded(csms, api):
         periods = payload["cs_charging_profiles"]["charging_schedule"]["charging_schedule_period"]
         assert [float(p["limit"]) for p in periods] == [16.0, 21.4]
         [row] = await records(ChargingProfileRecord, station.id)
-        assert row.outcome == "success" and row.ocpp_status == "Accepted"
+        assert row.outcome == "success"
+        assert row.ocpp_status == "Accepted"
         assert row.profile == TX_DEFAULT
         assert (row.connector_id, row.requested_connector_id) == (1, 1)
         assert (row.charging_profile_id, row.purpose, row.stack_level, row.kind) == (
@@ -154,7 +155,8 @@ async def test_callerror_is_reported_with_its_code(csms, api):
         assert body["status"] == "error"
         assert body["error"] == "CALLERROR InternalError: profile store full"
         [row] = await records(ChargingProfileRecord, station.id)
-        assert row.outcome == "error" and "InternalError" in row.error
+        assert row.outcome == "error"
+        assert "InternalError" in row.error
 
 
 async def test_station_disconnecting_mid_call_ends_the_call_at_once(csms, api, settings):
@@ -413,7 +415,8 @@ async def test_bad_clear_filters_are_400(csms, api):
         )
         assert response.status_code == 400
         detail = response.json()["detail"]
-        assert "purpose:" in detail and "stack_level:" in detail
+        assert "purpose:" in detail
+        assert "stack_level:" in detail
         assert station.received == []
 
 

@@ -200,7 +200,7 @@ class TestOcppJson:
     def test_list_periods_become_a_tuple(self):
         sched = ChargingSchedule("W", [SchedulePeriod(0, 1.0)])  # type: ignore[arg-type]
         assert sched.periods == (SchedulePeriod(0, 1.0),)
-        assert hash(sched)
+        assert hash(sched) == hash(ChargingSchedule("W", (SchedulePeriod(0, 1.0),)))
 
     def test_composite_to_ocpp_has_no_start_schedule(self):
         cs = CompositeSchedule(

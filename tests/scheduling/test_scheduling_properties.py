@@ -362,3 +362,37 @@ def test_energy_and_time_to_energy_agree(situation, connector, duration, ev_max_
         before = energy_wh(cs, ev_max_w, end=T0 + timedelta(seconds=seconds - 1))
         assert before < target + 1e-6
     assert time_to_energy(cs, ev_max_w, total + 1.0) is None
+
+
+@FAST
+@given(
+    situations(),
+    st.sampled_from([1, 2]),
+    near_or_far(-1440, 2 * 1440),
+    window(2 * DAY),
+    st.integers(0, 300).map(lambda x: x * 100.0 + 50.0),
+)
+def test_profiles_for_another_transaction_or_connector_change_nothing(
+    situation, connector, start, duration, limit
+):
+    installed, transactions = situation
+    other = 2 if connector == 1 else 1
+    active = transactions.get(connector)
+    wrong_id = active.transaction_id + 10 if active is not None else 1
+
+    def always(pid: int, purpose: str, transaction_id: int | None = None) -> ChargingProfile:
+        # Top of its stack and in force over the whole window: it would decide if it counted.
+        return ChargingProfile(
+            charging_profile_id=pid, stack_level=99, purpose=purpose, kind="Absolute",
+            schedule=ChargingSchedule("W", (SchedulePeriod(0, limit),)),
+            transaction_id=transaction_id,
+        )
+
+    extra = [
+        InstalledProfile(connector, always(101, "TxProfile", wrong_id)),
+        InstalledProfile(other, always(102, "TxDefaultProfile")),
+        InstalledProfile(other, always(103, "TxProfile")),
+        InstalledProfile(connector, always(104, "ChargePointMaxProfile")),  # not on connector 0
+    ]
+    base = composite(installed, transactions, connector, start, duration)
+    assert composite(installed + extra, transactions, connector, start, duration) == base
