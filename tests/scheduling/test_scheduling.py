@@ -452,34 +452,48 @@ class TestKinds:
 
     def test_recurring_not_before_its_start_schedule(self):
         p = profile(
-            [(0, 5000)], kind="Recurring", recurrency="Daily",
-            start_schedule=T0 + timedelta(days=1), duration=HOUR,
+            [(0, 5000)],
+            kind="Recurring",
+            recurrency="Daily",
+            start_schedule=T0 + timedelta(days=1),
+            duration=HOUR,
         )
         cs = composite_schedule([on(0, p)], 1, T0, 2 * DAY)
         assert periods_of(cs) == [(0, 22080.0), (DAY, 5000.0), (DAY + HOUR, 22080.0)]
 
     def test_recurring_without_duration_runs_the_whole_recurrence(self):
         p = profile(
-            [(0, 5000), (12 * HOUR, 7000)], kind="Recurring", recurrency="Daily",
+            [(0, 5000), (12 * HOUR, 7000)],
+            kind="Recurring",
+            recurrency="Daily",
             start_schedule=T0 - timedelta(days=1),
         )
         cs = composite_schedule([on(0, p)], 1, T0, 2 * DAY)
         assert periods_of(cs) == [
-            (0, 5000.0), (12 * HOUR, 7000.0), (DAY, 5000.0), (DAY + 12 * HOUR, 7000.0),
+            (0, 5000.0),
+            (12 * HOUR, 7000.0),
+            (DAY, 5000.0),
+            (DAY + 12 * HOUR, 7000.0),
         ]
 
     def test_recurring_periods_beyond_one_recurrence_are_not_executed(self):
         p = profile(
-            [(0, 5000), (DAY + HOUR, 1000)], kind="Recurring", recurrency="Daily",
-            start_schedule=T0, duration=2 * DAY,
+            [(0, 5000), (DAY + HOUR, 1000)],
+            kind="Recurring",
+            recurrency="Daily",
+            start_schedule=T0,
+            duration=2 * DAY,
         )
         cs = composite_schedule([on(0, p)], 1, T0, 2 * DAY)
         assert periods_of(cs) == [(0, 5000.0)]
 
     def test_recurring_weekly(self):
         p = profile(
-            [(0, 5000)], kind="Recurring", recurrency="Weekly",
-            start_schedule=T0 - timedelta(weeks=2) + timedelta(days=2), duration=DAY,
+            [(0, 5000)],
+            kind="Recurring",
+            recurrency="Weekly",
+            start_schedule=T0 - timedelta(weeks=2) + timedelta(days=2),
+            duration=DAY,
         )
         cs = composite_schedule([on(0, p)], 1, T0, 14 * DAY)
         assert periods_of(cs) == [
@@ -498,8 +512,12 @@ class TestKinds:
 
     def test_relative_tx_profile_counts_from_transaction_start(self):
         p = profile(
-            [(0, 5000), (HOUR, 7000)], kind="Relative", start_schedule=None,
-            purpose="TxProfile", transaction_id=5, duration=2 * HOUR,
+            [(0, 5000), (HOUR, 7000)],
+            kind="Relative",
+            start_schedule=None,
+            purpose="TxProfile",
+            transaction_id=5,
+            duration=2 * HOUR,
         )
         txs = {1: ActiveTransaction(5, T0 - timedelta(minutes=30))}
         cs = composite_schedule([on(1, p)], 1, T0, 3 * HOUR, transactions=txs)
@@ -530,14 +548,17 @@ class TestStationTotal:
             (0, 15000.0, None, True),  # 22000 > cap 15000
             (HOUR, 22000.0, None, True),  # 2 x 11000 under cap 40000; cap gone: same sum
         ]
-        cs = composite_schedule([on(0, d), on(0, cp)], 0, T0, 3 * HOUR, "A",
-                                number_of_connectors=2)
+        cs = composite_schedule([on(0, d), on(0, cp)], 0, T0, 3 * HOUR, "A", number_of_connectors=2)
         assert full(cs) == [(0, 21.7, 3, True), (HOUR, 31.8, 3, True)]  # 21.74 A, 31.88 A
 
     def test_connector_0_uses_rated_max_where_no_profile(self):
         own = profile([(0, 7000)])
         cs = composite_schedule(
-            [on(1, own)], 0, T0, HOUR, number_of_connectors=2,
+            [on(1, own)],
+            0,
+            T0,
+            HOUR,
+            number_of_connectors=2,
             connector_max_w={1: 11000.0, 2: 7360.0},
         )
         assert full(cs) == [(0, 14360.0, None, True)]
@@ -550,8 +571,12 @@ class TestStationTotal:
         tx = profile([(0, 1000)], pid=3, purpose="TxProfile")
         txs = {3: ActiveTransaction(1, T0)}
         cs = composite_schedule(
-            [on(0, station), on(2, own), on(3, tx)], 0, T0, HOUR,
-            transactions=txs, number_of_connectors=3,
+            [on(0, station), on(2, own), on(3, tx)],
+            0,
+            T0,
+            HOUR,
+            transactions=txs,
+            number_of_connectors=3,
         )
         assert periods_of(cs) == [(0, 4000.0 + 6000.0 + 1000.0)]
 
@@ -590,8 +615,11 @@ class TestOutput:
         p = profile([(0, 5000), (600, 5000), (1200, 6000)], duration=1800)
         q = profile([(0, 5000)], pid=2, stack=-1)
         cs = composite_schedule([on(0, p), on(0, q)], 1, T0, HOUR)
-        assert full(cs) == [(0, 5000.0, None, True), (1200, 6000.0, None, True),
-                            (1800, 5000.0, None, True)]
+        assert full(cs) == [
+            (0, 5000.0, None, True),
+            (1200, 6000.0, None, True),
+            (1800, 5000.0, None, True),
+        ]
 
     def test_rated_max_not_merged_with_an_equal_profile_limit(self):
         p = profile([(0, 22080)], duration=600)
@@ -623,23 +651,57 @@ class TestOutput:
 
     def test_week_of_recurring_profiles_is_fast(self):
         installed = [
-            on(0, profile([(0, 20000), (8 * HOUR, 12000), (18 * HOUR, 20000)],
-                          pid=1, purpose="ChargePointMaxProfile", kind="Recurring",
-                          recurrency="Daily")),
-            on(0, profile([(0, 11000), (6 * HOUR, 7000), (22 * HOUR, 11000)],
-                          pid=2, kind="Recurring", recurrency="Daily", duration=23 * HOUR)),
-            on(0, profile([(0, 5000), (HOUR, 9000)], pid=3, stack=1, kind="Recurring",
-                          recurrency="Weekly", duration=5 * HOUR)),
-            on(1, profile([(0, 3000)], pid=4, stack=0, kind="Recurring", recurrency="Daily",
-                          start_schedule=T0 + timedelta(hours=2), duration=HOUR)),
+            on(
+                0,
+                profile(
+                    [(0, 20000), (8 * HOUR, 12000), (18 * HOUR, 20000)],
+                    pid=1,
+                    purpose="ChargePointMaxProfile",
+                    kind="Recurring",
+                    recurrency="Daily",
+                ),
+            ),
+            on(
+                0,
+                profile(
+                    [(0, 11000), (6 * HOUR, 7000), (22 * HOUR, 11000)],
+                    pid=2,
+                    kind="Recurring",
+                    recurrency="Daily",
+                    duration=23 * HOUR,
+                ),
+            ),
+            on(
+                0,
+                profile(
+                    [(0, 5000), (HOUR, 9000)],
+                    pid=3,
+                    stack=1,
+                    kind="Recurring",
+                    recurrency="Weekly",
+                    duration=5 * HOUR,
+                ),
+            ),
+            on(
+                1,
+                profile(
+                    [(0, 3000)],
+                    pid=4,
+                    stack=0,
+                    kind="Recurring",
+                    recurrency="Daily",
+                    start_schedule=T0 + timedelta(hours=2),
+                    duration=HOUR,
+                ),
+            ),
         ]
         composite_schedule(installed, 1, T0, 7 * DAY)  # warm up
-        best = min(_timed(lambda: composite_schedule(installed, 1, T0, 7 * DAY))
-                   for _ in range(5))
+        best = min(_timed(lambda: composite_schedule(installed, 1, T0, 7 * DAY)) for _ in range(5))
         assert best < 0.05
-        best0 = min(_timed(lambda: composite_schedule(installed, 0, T0, 7 * DAY,
-                                                      number_of_connectors=4))
-                    for _ in range(5))
+        best0 = min(
+            _timed(lambda: composite_schedule(installed, 0, T0, 7 * DAY, number_of_connectors=4))
+            for _ in range(5)
+        )
         assert best0 < 0.05
 
 
@@ -654,8 +716,9 @@ def _timed(fn) -> float:
 
 class TestLimitAt:
     def test_limit_at_follows_the_schedule(self):
-        cp = profile([(0, 9000)], purpose="ChargePointMaxProfile",
-                      start_schedule=T0 + timedelta(hours=1))
+        cp = profile(
+            [(0, 9000)], purpose="ChargePointMaxProfile", start_schedule=T0 + timedelta(hours=1)
+        )
         d = profile([(0, 11000), (2 * HOUR, 6000)], pid=2)
         installed = [on(0, cp), on(0, d)]
         assert limit_at(installed, 1, T0 + timedelta(minutes=30)) == 11000.0
@@ -669,8 +732,13 @@ class TestLimitAt:
         assert limit_at([], 0, T0, connector_max_w=7360.0, number_of_connectors=2) == 14720.0
 
     def test_limit_at_with_transaction(self):
-        tx = profile([(0, 3000), (HOUR, 4000)], purpose="TxProfile", kind="Relative",
-                     start_schedule=None, transaction_id=8)
+        tx = profile(
+            [(0, 3000), (HOUR, 4000)],
+            purpose="TxProfile",
+            kind="Relative",
+            start_schedule=None,
+            transaction_id=8,
+        )
         txs = {1: ActiveTransaction(8, T0)}
         at = T0 + timedelta(hours=2)
         assert limit_at([on(1, tx)], 1, at, transactions=txs) == 4000.0
@@ -689,7 +757,10 @@ class TestLimitAt:
 
 def _schedule(periods, duration, unit="W") -> CompositeSchedule:
     return CompositeSchedule(
-        connector_id=1, schedule_start=T0, duration=duration, charging_rate_unit=unit,
+        connector_id=1,
+        schedule_start=T0,
+        duration=duration,
+        charging_rate_unit=unit,
         periods=tuple(CompositePeriod(*p) for p in periods),
     )
 
@@ -702,11 +773,13 @@ class TestEnergy:
 
     def test_energy_over_a_window(self):
         cs = _schedule([(0, 11000.0), (HOUR, 3000.0)], 2 * HOUR)
-        assert energy_wh(cs, 50000.0, T0 + timedelta(minutes=30), T0 + timedelta(minutes=90)) \
-            == pytest.approx(5500.0 + 1500.0)
+        assert energy_wh(
+            cs, 50000.0, T0 + timedelta(minutes=30), T0 + timedelta(minutes=90)
+        ) == pytest.approx(5500.0 + 1500.0)
         # clipped to the schedule's window
-        assert energy_wh(cs, 50000.0, T0 - timedelta(hours=5), T0 + timedelta(hours=9)) \
-            == pytest.approx(14000.0)
+        assert energy_wh(
+            cs, 50000.0, T0 - timedelta(hours=5), T0 + timedelta(hours=9)
+        ) == pytest.approx(14000.0)
         assert energy_wh(cs, 50000.0, T0 + timedelta(hours=1), T0) == 0.0
 
     def test_energy_converts_amps(self):

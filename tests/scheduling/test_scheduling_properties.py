@@ -129,8 +129,14 @@ def situations(draw):
 
 def composite(installed, transactions, connector, start, duration, unit="W"):
     return composite_schedule(
-        installed, connector, start, duration, unit,
-        transactions=transactions, connector_max_w=RATED, number_of_connectors=CONNECTORS,
+        installed,
+        connector,
+        start,
+        duration,
+        unit,
+        transactions=transactions,
+        connector_max_w=RATED,
+        number_of_connectors=CONNECTORS,
     )
 
 
@@ -166,8 +172,11 @@ def oracle_profile_w(inst: InstalledProfile, t: datetime, asked: datetime, tx) -
 
 
 def oracle_stack(items, t, asked, tx) -> float | None:
-    found = [(i.profile.stack_level, w) for i in items
-             if (w := oracle_profile_w(i, t, asked, tx)) is not None]
+    found = [
+        (i.profile.stack_level, w)
+        for i in items
+        if (w := oracle_profile_w(i, t, asked, tx)) is not None
+    ]
     if not found:
         return None
     top = max(level for level, _ in found)
@@ -176,13 +185,20 @@ def oracle_stack(items, t, asked, tx) -> float | None:
 
 def oracle_connector_w(installed, transactions, conn, t, asked) -> float | None:
     tx = transactions.get(conn)
-    tx_profiles = [i for i in installed if i.profile.purpose == "TxProfile"
-                   and i.connector_id == conn and tx is not None
-                   and i.profile.transaction_id in (None, tx.transaction_id)]
-    own = [i for i in installed
-           if i.profile.purpose == "TxDefaultProfile" and i.connector_id == conn]
-    station = [i for i in installed
-               if i.profile.purpose == "TxDefaultProfile" and i.connector_id == 0]
+    tx_profiles = [
+        i
+        for i in installed
+        if i.profile.purpose == "TxProfile"
+        and i.connector_id == conn
+        and tx is not None
+        and i.profile.transaction_id in (None, tx.transaction_id)
+    ]
+    own = [
+        i for i in installed if i.profile.purpose == "TxDefaultProfile" and i.connector_id == conn
+    ]
+    station = [
+        i for i in installed if i.profile.purpose == "TxDefaultProfile" and i.connector_id == 0
+    ]
     for group in (tx_profiles, own, station):
         value = oracle_stack(group, t, asked, tx)
         if value is not None:
@@ -191,8 +207,9 @@ def oracle_connector_w(installed, transactions, conn, t, asked) -> float | None:
 
 
 def oracle_w(installed, transactions, connector, t, asked) -> tuple[float, bool]:
-    cps = [i for i in installed
-           if i.profile.purpose == "ChargePointMaxProfile" and i.connector_id == 0]
+    cps = [
+        i for i in installed if i.profile.purpose == "ChargePointMaxProfile" and i.connector_id == 0
+    ]
     cap = oracle_stack(cps, t, asked, None)
     if connector > 0:
         layer = oracle_connector_w(installed, transactions, connector, t, asked)
@@ -350,8 +367,9 @@ def test_energy_and_time_to_energy_agree(situation, connector, duration, ev_max_
     assert total <= ev_max_w * duration / 3600 + 1e-6
     assert total <= max(limits_w) * duration / 3600 + 1e-6
     middle = T0 + timedelta(seconds=duration * fraction)
-    assert energy_wh(cs, ev_max_w, end=middle) + energy_wh(cs, ev_max_w, start=middle) \
-        == pytest.approx(total, abs=1e-6)
+    assert energy_wh(cs, ev_max_w, end=middle) + energy_wh(
+        cs, ev_max_w, start=middle
+    ) == pytest.approx(total, abs=1e-6)
 
     target = total * fraction
     seconds = time_to_energy(cs, ev_max_w, target)
@@ -383,7 +401,10 @@ def test_profiles_for_another_transaction_or_connector_change_nothing(
     def always(pid: int, purpose: str, transaction_id: int | None = None) -> ChargingProfile:
         # Top of its stack and in force over the whole window: it would decide if it counted.
         return ChargingProfile(
-            charging_profile_id=pid, stack_level=99, purpose=purpose, kind="Absolute",
+            charging_profile_id=pid,
+            stack_level=99,
+            purpose=purpose,
+            kind="Absolute",
             schedule=ChargingSchedule("W", (SchedulePeriod(0, limit),)),
             transaction_id=transaction_id,
         )
