@@ -139,6 +139,11 @@ OCPP_CONFIG_TIMEOUT = env_float("OCPP_CONFIG_TIMEOUT", 10.0)
 # OCPP frames kept per station for /logs are written in batches off the hot path.
 OCPP_LOG_FLUSH_INTERVAL = env_float("OCPP_LOG_FLUSH_INTERVAL", 0.5)
 
+# Presence: each server process renews its heartbeat this often (s); a process silent for
+# CSMS_NODE_EXPIRY seconds is taken for dead, its stations disconnected, its calls ended.
+CSMS_NODE_HEARTBEAT_INTERVAL = env_float("CSMS_NODE_HEARTBEAT_INTERVAL", 10.0)
+CSMS_NODE_EXPIRY = env_float("CSMS_NODE_EXPIRY", 30.0)
+
 # WebSocket keep-alive pings: a dead TCP connection is noticed within interval + timeout.
 WEBSOCKET_PING_INTERVAL = env_float("WEBSOCKET_PING_INTERVAL", 60.0)
 WEBSOCKET_PING_TIMEOUT = env_float("WEBSOCKET_PING_TIMEOUT", 30.0)

@@ -27,6 +27,9 @@ class ChargingProfilePurpose(models.TextChoices):
     TX = "TxProfile"
 
 
+INTERRUPTED = "interrupted: the server process making the call stopped before the answer"
+
+
 class OcppOperation(models.Model):
     """What every recorded operation has: who, when, and how it ended."""
 
@@ -38,6 +41,9 @@ class OcppOperation(models.Model):
     error = models.TextField(blank=True)
     requested_at = models.DateTimeField(default=timezone.now, db_index=True)
     answered_at = models.DateTimeField(null=True, blank=True)
+    node = models.CharField(
+        max_length=64, blank=True, help_text="Server process that made the call"
+    )
 
     class Meta:
         abstract = True

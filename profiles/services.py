@@ -23,6 +23,7 @@ from profiles.models import (
 )
 from stations import gateway
 from stations.models import Station
+from stations.node import NODE_ID
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ async def send_charging_profile(
     schedule = profile.get("chargingSchedule", {})
     record = await ChargingProfileRecord.objects.acreate(
         station=station,
+        node=NODE_ID,
         connector_id=sent_on,
         requested_connector_id=connector_id,
         profile=profile,
@@ -144,6 +146,7 @@ async def clear_charging_profiles(
     logger.info("API: Clearing charging profiles from %s", station_id)
     record = await ClearRequest.objects.acreate(
         station=station,
+        node=NODE_ID,
         profile_id=profile_id,
         connector_id=connector_id,
         purpose=purpose,
@@ -187,6 +190,7 @@ async def get_composite_schedule(
     )
     record = await CompositeScheduleRecord.objects.acreate(
         station=station,
+        node=NODE_ID,
         connector_id=connector_id,
         duration=duration,
         charging_rate_unit=charging_rate_unit,

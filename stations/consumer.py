@@ -17,7 +17,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from ocpp.exceptions import OCPPError
 
-from stations import message_log, registry, services
+from stations import message_log, presence, registry, services
 from stations.central_system import CentralSystem
 from stations.gateway import (
     REPLY_EVENT,
@@ -31,6 +31,7 @@ from stations.node import NODE_ID
 logger = logging.getLogger(__name__)
 
 SUBPROTOCOL = "ocpp1.6"
+SUPERSEDED_EVENT = "ocpp.superseded"
 
 
 class _Connection:
@@ -64,7 +65,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
             await self.close()
             return
 
-        await database_sync_to_async(services.mark_connected)(
+        await presence.ensure_heartbeat()
+        superseded = await database_sync_to_async(services.mark_connected)(
             self.station_id, NODE_ID, self.channel_name
         )
         self._lost = asyncio.get_running_loop().create_future()
@@ -78,6 +80,10 @@ class OcppConsumer(AsyncWebsocketConsumer):
         if previous is not None:
             logger.info("%s reconnected; closing its previous connection", self.station_id)
             await previous.close(code=4000)
+        elif superseded:
+            # It moved from another process (a network change): that one must let go.
+            logger.info("%s moved here; closing its connection on another node", self.station_id)
+            await self.channel_layer.send(superseded, {"type": SUPERSEDED_EVENT})
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.central_system is None:
@@ -137,6 +143,11 @@ class OcppConsumer(AsyncWebsocketConsumer):
         if self._lost.done():
             raise ConnectionLost()
         raise CallTimeout()
+
+    async def ocpp_superseded(self, event: dict[str, Any]) -> None:
+        """The station connected again through another process: this connection is stale."""
+        logger.info("%s: connection superseded by one on another node", self.station_id)
+        await self.close(code=4000)
 
     async def ocpp_call(self, event: dict[str, Any]) -> None:
         """A CALL from another process, through the channel layer."""

@@ -9,6 +9,21 @@ from django.utils import timezone
 SMART_CHARGING = "SmartCharging"
 
 
+class Node(models.Model):
+    """A running server process. It renews ``last_heartbeat`` while alive; the stations
+    and pending calls of a node whose heartbeat expired are released by the others."""
+
+    node_id = models.CharField(max_length=64, unique=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    last_heartbeat = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["node_id"]
+
+    def __str__(self) -> str:
+        return self.node_id
+
+
 class Station(models.Model):
     """A charge point known by its OCPP identity (the last path segment of its URL)."""
 
@@ -48,7 +63,7 @@ class Station(models.Model):
 
     class Meta:
         ordering = ["station_id"]
-        indexes = [models.Index(fields=["vendor"])]
+        indexes = [models.Index(fields=["vendor"]), models.Index(fields=["node", "connected"])]
 
     def __str__(self) -> str:
         return self.station_id

@@ -1,32 +1,136 @@
-"""Whether a station is connected right now, whichever process holds it."""
+"""Whether a station is connected right now, whichever process holds it.
+
+Each server process is a :class:`~stations.models.Node` that renews its heartbeat every
+``CSMS_NODE_HEARTBEAT_INTERVAL`` seconds. A station counts as connected when this
+process holds it, or when the database says so and the node holding it is alive. A
+node whose heartbeat is older than ``CSMS_NODE_EXPIRY`` is dead: any live process marks
+its stations disconnected and sends :data:`nodes_reaped` so that other apps can end
+what that node left unfinished (pending calls become ``interrupted``).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from datetime import timedelta
+
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import close_old_connections
+from django.dispatch import Signal
+from django.utils import timezone
 
 from stations import registry
-from stations.models import Station
+from stations.models import Node, Station
+from stations.node import NODE_ID
+
+logger = logging.getLogger(__name__)
+
+#: Sent after dead nodes were released, with ``live_nodes`` (a set of node ids) and
+#: ``expired_before`` (a datetime): work of any other node started before it is orphaned.
+nodes_reaped = Signal()
+
+_live_cache: tuple[float, frozenset[str]] = (0.0, frozenset())
+_heartbeats: dict[asyncio.AbstractEventLoop, tuple[asyncio.Task, asyncio.Future]] = {}
 
 
-def shares_channel_layer() -> bool:
-    """True when other server processes can hold stations (the Redis channel layer).
-
-    With the in-memory layer this process is the whole system: a station row marked
-    connected by an earlier run of the server is stale, and only the local registry
-    tells the truth.
-    """
-    return bool(settings.REDIS_URL)
+def live_node_ids() -> frozenset[str]:
+    """Nodes whose heartbeat has not expired (cached for a second)."""
+    global _live_cache
+    now = time.monotonic()
+    if now < _live_cache[0]:
+        return _live_cache[1]
+    horizon = timezone.now() - timedelta(seconds=settings.CSMS_NODE_EXPIRY)
+    ids = frozenset(
+        Node.objects.filter(last_heartbeat__gte=horizon).values_list("node_id", flat=True)
+    ) | {NODE_ID}
+    _live_cache = (now + 1.0, ids)
+    return ids
 
 
 def is_connected(station: Station) -> bool:
     if registry.get(station.station_id) is not None:
         return True
-    return shares_channel_layer() and station.connected
+    return station.connected and station.node != NODE_ID and station.node in live_node_ids()
 
 
 async def find_connected(station_id: str) -> Station | None:
     """The station, if it is known and connected now."""
+    await ensure_heartbeat()
     station = await Station.objects.filter(station_id=station_id).afirst()
-    if station is None or not is_connected(station):
+    if station is None:
         return None
-    return station
+    if registry.get(station_id) is not None:
+        return station
+    if not station.connected or station.node == NODE_ID:
+        return None
+    if station.node in await sync_to_async(live_node_ids, thread_sensitive=False)():
+        return station
+    return None
+
+
+# --- this node's heartbeat and the release of dead nodes -------------------------------
+
+
+async def ensure_heartbeat() -> None:
+    """Start this process's heartbeat if it is not running. The first beat is awaited,
+    so this node is alive in the database before it holds any station."""
+    loop = asyncio.get_running_loop()
+    running = _heartbeats.get(loop)
+    if running is None or running[0].done():
+        first_beat = loop.create_future()
+        task = loop.create_task(_beat_forever(first_beat), name="node-heartbeat")
+        running = _heartbeats[loop] = (task, first_beat)
+    await asyncio.shield(running[1])
+
+
+async def _beat_forever(first_beat: asyncio.Future) -> None:
+    while True:
+        try:
+            await sync_to_async(beat, thread_sensitive=False)()
+        except Exception:
+            logger.exception("Node heartbeat failed; trying again")
+        if not first_beat.done():
+            first_beat.set_result(None)
+        await asyncio.sleep(settings.CSMS_NODE_HEARTBEAT_INTERVAL)
+
+
+def beat() -> None:
+    """Renew this node's heartbeat and release the nodes that stopped beating."""
+    close_old_connections()
+    now = timezone.now()
+    Node.objects.update_or_create(node_id=NODE_ID, defaults={"last_heartbeat": now})
+    release_dead_nodes(now)
+
+
+def release_dead_nodes(now=None) -> int:
+    """Mark the stations of dead nodes disconnected; return how many were released."""
+    global _live_cache
+    now = now or timezone.now()
+    horizon = now - timedelta(seconds=settings.CSMS_NODE_EXPIRY)
+    dead = list(Node.objects.filter(last_heartbeat__lt=horizon).values_list("node_id", flat=True))
+    live = set(Node.objects.filter(last_heartbeat__gte=horizon).values_list("node_id", flat=True))
+    live.add(NODE_ID)
+    released = (
+        Station.objects.filter(connected=True)
+        .exclude(node__in=live)
+        .update(connected=False, channel_name="", disconnected_at=now)
+    )
+    # Stations this node once marked but does not hold (it restarted with the same id,
+    # or a disconnect was lost): only the registry knows the truth about our own.
+    stale_own = (
+        Station.objects.filter(connected=True, node=NODE_ID)
+        .exclude(station_id__in=registry.connected_ids())
+        .exclude(connected_at__gte=now - timedelta(seconds=5))
+        .update(connected=False, channel_name="", disconnected_at=now)
+    )
+    if dead:
+        Node.objects.filter(node_id__in=dead).delete()
+    if released or stale_own:
+        logger.warning(
+            "Released %s stations of stopped nodes %s", released + stale_own, dead or "(unknown)"
+        )
+    nodes_reaped.send(sender=Node, live_nodes=frozenset(live), expired_before=horizon)
+    _live_cache = (0.0, frozenset())
+    return released + stale_own

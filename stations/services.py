@@ -42,9 +42,12 @@ def parse_ocpp_datetime(value: str | None) -> datetime:
     return parsed
 
 
-def mark_connected(station_id: str, node: str, channel_name: str) -> Station:
+def mark_connected(station_id: str, node: str, channel_name: str) -> str:
+    """Record who holds the station now; return the channel of the connection it had
+    before, if it was still marked connected (that one must be closed)."""
     now = timezone.now()
     station, _ = Station.objects.get_or_create(station_id=station_id)
+    previous = station.channel_name if station.connected else ""
     station.connected = True
     station.connected_at = now
     station.last_seen = now
@@ -53,7 +56,7 @@ def mark_connected(station_id: str, node: str, channel_name: str) -> Station:
     station.save(
         update_fields=["connected", "connected_at", "last_seen", "node", "channel_name"]
     )
-    return station
+    return previous if previous != channel_name else ""
 
 
 def mark_disconnected(station_id: str, channel_name: str) -> None:
