@@ -16,8 +16,6 @@ from simulator.fleet import Fleet, make_configs, run_stations, station_ids
 
 from .conftest import BareCentralSystem, eventually
 
-pytestmark = pytest.mark.e2e
-
 PROJECT = Path(__file__).resolve().parents[2]
 
 
@@ -34,6 +32,7 @@ def test_station_ids_and_configs() -> None:
         StationConfig("X", "ws://h", connectors=0)
 
 
+@pytest.mark.e2e
 async def test_run_stations_with_planned_sessions(bare_csms: BareCentralSystem) -> None:
     configs = make_configs(bare_csms.url, 3, sample_interval=0.2)
     configs[1].sessions.append(SessionPlan(1, plug_in_after_s=0.1, energy_wh=3, ev_max_w=22080))
@@ -55,6 +54,7 @@ async def test_run_stations_with_planned_sessions(bare_csms: BareCentralSystem) 
     await eventually(lambda: not bare_csms.connections)
 
 
+@pytest.mark.e2e
 async def test_fleet_lookup_and_stop(bare_csms: BareCentralSystem) -> None:
     async with Fleet(make_configs(bare_csms.url, 2, prefix="T-")) as fleet:
         assert len(fleet) == 2
@@ -81,6 +81,7 @@ def test_simulator_imports_no_django() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.e2e
 async def test_cli_runs_stations_until_sigint(bare_csms: BareCentralSystem) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "simulator", "--url", bare_csms.url, "--count", "2",

@@ -294,13 +294,13 @@ async def test_ev_full_ends_the_session_with_exact_energy(
 ) -> None:
     station = station_factory()
     await started(bare_csms, station)
+    since = bare_csms.mark(SID)
     await station.plug_in(1, energy_wh=5.0, ev_max_w=30_000)  # capped at 22080 W: ~0.8 s
     stop = await bare_csms.wait_for(SID, "StopTransaction", timeout=4)
     assert (stop["meter_stop"], stop["reason"]) == (5, "EVDisconnected")
     assert station.energy_wh[1] == pytest.approx(5.0)
     await bare_csms.wait_for(
-        SID, "StatusNotification", lambda m: m["status"] == "Available",
-        since=bare_csms.mark(SID) - 1, timeout=2,
+        SID, "StatusNotification", lambda m: m["status"] == "Available", since=since, timeout=2
     )
     assert statuses(bare_csms, 1)[-3:] == ["SuspendedEV", "Finishing", "Available"]
     registers = [sampled(m, "Energy.Active.Import.Register")
@@ -404,6 +404,7 @@ async def test_remote_start_with_tx_profile_and_remote_stop(
 ) -> None:
     station = station_factory()
     await started(bare_csms, station)
+    since = bare_csms.mark(SID)
     res = await bare_csms.call(SID, call.RemoteStartTransaction(
         id_tag="REMOTE1", connector_id=1, charging_profile=tx_profile(40, 4000)))
     assert res.status == "Accepted"
@@ -428,7 +429,8 @@ async def test_remote_start_with_tx_profile_and_remote_stop(
     assert (stop["transaction_id"], stop["reason"]) == (start["transaction_id"], "Remote")
     assert station.installed_profiles == []
     await bare_csms.wait_for(SID, "StatusNotification", lambda m: m["status"] == "Available",
-                             since=bare_csms.mark(SID) - 1)
+                             since=since)
+    assert statuses(bare_csms, 1, since) == ["Preparing", "Charging", "Finishing", "Available"]
 
 
 async def test_password_and_log_hook(
@@ -442,3 +444,27 @@ async def test_password_and_log_hook(
     assert any(m.startswith("BootNotification accepted") for _, _, _, m in seen)
     assert {(sid, level) for sid, _, level, _ in seen} >= {(SID, "INFO")}
     assert [m for _, _, _, m in seen] == [m for _, _, m in station.logs]
+
+
+async def test_charge_point_max_profile_shared_between_connectors(
+    bare_csms: BareCentralSystem, station_factory: StationFactory
+) -> None:
+    station = station_factory(connectors=2)
+    await started(bare_csms, station)
+    await station.plug_in(1, energy_wh=50_000, ev_max_w=11_000)
+    await station.plug_in(2, energy_wh=50_000, ev_max_w=11_000)
+    assert station.power_w == {1: 11000.0, 2: 11000.0}
+    res = await bare_csms.call(
+        SID, call.SetChargingProfile(connector_id=0, cs_charging_profiles=cp_max(1, 11000))
+    )
+    assert res.status == "Accepted"
+    since = bare_csms.mark(SID)
+    for connector_id in (1, 2):
+        meter = await bare_csms.wait_for(
+            SID, "MeterValues", lambda m, c=connector_id: m["connector_id"] == c, since=since
+        )
+        assert power(meter) == 5500.0  # the station's 11 kW cap split between two EVs
+    messages = [m for _, _, m in station.logs]
+    assert "OCPP limit: 11000W → 0.61Wh (sample_interval=0.2s) [connector 2]" in messages
+    await station.unplug(2)
+    await eventually(lambda: station.power_w[1] == 11000.0)
