@@ -81,6 +81,20 @@ STATION_LOGS = (
     "and notes from the CSMS and the simulator. `limit` keeps the latest lines."
 )
 
+BULK_SEND = (
+    "Sends one profile to many stations at once: `target` is `{\"station_ids\": [...]}`, "
+    "`{\"all\": true}` (every connected station) or `{\"vendor\": \"...\"}`. Each station "
+    "is called as by the single operation and recorded in the history; `results` has one "
+    "entry per station with the same fields, including stations that were named but are "
+    "not connected (`status: error`). The contract's Emergency Load Shedding is one request."
+)
+
+BULK_CLEAR = (
+    "Clears charging profiles on many stations: the target is `station_ids` "
+    "(comma-separated), `all=true` or `vendor`, and the filters are those of the single "
+    "clear."
+)
+
 _PROFILE = {
     "chargingProfileId": 100,
     "stackLevel": 0,

@@ -186,3 +186,69 @@ class StationLogSerializer(serializers.ModelSerializer):
     class Meta:
         model = StationLog
         fields = ["timestamp", "source", "level", "message_type", "action", "unique_id", "message"]
+
+
+# --- bulk operations ---------------------------------------------------------------------
+
+
+class BulkTargetSerializer(serializers.Serializer):
+    """Exactly one of: a list of station ids, every connected station, one vendor's."""
+
+    station_ids = serializers.ListField(
+        child=serializers.CharField(max_length=48), required=False, min_length=1,
+        max_length=100_000,
+    )
+    all = serializers.BooleanField(required=False, help_text="Every connected station")
+    vendor = serializers.CharField(required=False, help_text="Connected stations of this vendor")
+
+    def validate(self, attrs: dict) -> dict:
+        chosen = [k for k in ("station_ids", "vendor") if k in attrs] + (
+            ["all"] if attrs.get("all") else []
+        )
+        if len(chosen) != 1:
+            raise serializers.ValidationError(
+                "give exactly one of station_ids, all (true) or vendor"
+            )
+        return attrs
+
+
+class BulkProfileRequestSerializer(ChargingProfileRequestSerializer):
+    target = BulkTargetSerializer()
+
+
+class BulkClearQuerySerializer(ClearQuerySerializer):
+    station_ids = serializers.CharField(required=False, help_text="Comma-separated station ids")
+    all = serializers.BooleanField(required=False, help_text="Every connected station")
+    vendor = serializers.CharField(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        target = {k: attrs.pop(k) for k in ("station_ids", "all", "vendor") if k in attrs}
+        if "station_ids" in target:
+            target["station_ids"] = [s for s in target["station_ids"].split(",") if s]
+        serializer = BulkTargetSerializer(data=target)
+        serializer.is_valid(raise_exception=True)
+        attrs["target"] = serializer.validated_data
+        return attrs
+
+
+class BulkSummarySerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    succeeded = serializers.IntegerField()
+    failed = serializers.IntegerField(help_text="Rejected, unknown, unreachable or errors")
+
+
+class BulkProfileResponseSerializer(BulkSummarySerializer):
+    results = ChargingProfileResponseSerializer(many=True)
+
+
+class BulkClearResultSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["success", "unknown", "rejected", "error"])
+    station_id = serializers.CharField()
+    message = serializers.CharField()
+    error = serializers.CharField(allow_null=True)
+    ocpp_status = serializers.CharField(allow_null=True)
+
+
+class BulkClearResponseSerializer(BulkSummarySerializer):
+    filters = ClearFiltersSerializer()
+    results = BulkClearResultSerializer(many=True)

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from api import views
+from api.bulk_views import BulkChargingProfileView
 
 urlpatterns = [
     path("stations", views.StationListView.as_view(), name="station-list"),
@@ -15,5 +16,6 @@ urlpatterns = [
         views.CompositeScheduleView.as_view(),
         name="composite-schedule",
     ),
+    path("charging_profiles/bulk", BulkChargingProfileView.as_view(), name="bulk-profiles"),
     path("stations/<str:station_id>/logs", views.StationLogsView.as_view(), name="station-logs"),
 ]

@@ -42,7 +42,7 @@ async def smart_charging_station(station_id: str) -> Station:
     return station
 
 
-def _send_message(result: services.SendResult, profile_id: int, requested: int) -> str:
+def send_message(result: services.SendResult, profile_id: int, requested: int) -> str:
     if result.status == Outcome.SUCCESS:
         message = f"Charging profile {profile_id} sent successfully"
     elif result.status == Outcome.REJECTED:
@@ -63,7 +63,7 @@ _SCHEDULE_MESSAGES = {
     Outcome.SUCCESS: "Composite schedule retrieved successfully",
     Outcome.REJECTED: "Station rejected the composite schedule request",
 }
-_CLEAR_MESSAGES = {
+CLEAR_MESSAGES = {
     Outcome.SUCCESS: "Charging profiles cleared successfully",
     Outcome.UNKNOWN: "No charging profiles matched the filters",
     Outcome.REJECTED: "Station rejected the clear request",
@@ -100,7 +100,7 @@ class ChargingProfileView(APIView):
                 "station_id": station_id,
                 "connector_id": result.connector_id,
                 "profile_id": profile_id,
-                "message": _send_message(result, profile_id, connector_id),
+                "message": send_message(result, profile_id, connector_id),
                 "error": result.error,
                 "ocpp_status": result.ocpp_status,
             }
@@ -118,18 +118,15 @@ class ChargingProfileView(APIView):
     async def delete(self, request: Request, station_id: str) -> Response:
         query = ClearQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        filters = {
-            name: query.validated_data.get(name)
-            for name in ("profile_id", "connector_id", "purpose", "stack_level")
-        }
+        filters = services.ClearFilters(**query.validated_data)
         station = await smart_charging_station(station_id)
-        result = await services.clear_charging_profiles(station, **filters)
+        result = await services.clear_charging_profiles(station, filters)
         return Response(
             {
                 "status": result.status,
                 "station_id": station_id,
-                "message": _CLEAR_MESSAGES.get(result.status, "Failed to clear charging profiles"),
-                "filters": filters,
+                "message": CLEAR_MESSAGES.get(result.status, "Failed to clear charging profiles"),
+                "filters": filters.as_dict(),
                 "error": result.error,
                 "ocpp_status": result.ocpp_status,
             }

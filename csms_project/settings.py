@@ -148,6 +148,9 @@ CSMS_NODE_EXPIRY = env_float("CSMS_NODE_EXPIRY", 30.0)
 WEBSOCKET_PING_INTERVAL = env_float("WEBSOCKET_PING_INTERVAL", 60.0)
 WEBSOCKET_PING_TIMEOUT = env_float("WEBSOCKET_PING_TIMEOUT", 30.0)
 
+# Bulk operations call this many stations at once.
+BULK_CONCURRENCY = env_int("BULK_CONCURRENCY", 200)
+
 # --- REST API ----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -1,15 +1,21 @@
 """The smart charging operations: send a profile, clear profiles, ask for the composite
-schedule. Each one writes its history row before the CALL goes out, calls the station
-through the gateway and completes the row with the answer or the failure.
+schedule, to one station or to many at once.
+
+Every operation writes its history rows before the CALLs go out (``pending``), calls
+the stations through the gateway concurrently, and completes the rows with the answers
+or the failures, so a crash mid-call leaves pending rows, never nothing. Rows are
+written in one statement per step whatever the number of stations.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -21,7 +27,7 @@ from profiles.models import (
     OcppOperation,
     Outcome,
 )
-from stations import gateway
+from stations import events, gateway
 from stations.models import Station
 from stations.node import NODE_ID
 
@@ -34,45 +40,83 @@ _OUTCOMES = {
     "NotSupported": Outcome.REJECTED,
     "Unknown": Outcome.UNKNOWN,
 }
+_COMPLETED_FIELDS = ["outcome", "ocpp_status", "error", "answered_at"]
+CANCELLED = "Request cancelled before the station answered"
+BATCH = 500  # rows per statement: well inside SQLite's limit on query parameters
 
 
 @dataclass
 class OperationResult:
-    """How one operation ended, as the API reports it."""
+    """How one operation on one station ended, as the API reports it."""
 
+    station_id: str
     status: str
     ocpp_status: str | None = None
     error: str | None = None
     answer: dict[str, Any] = field(default_factory=dict)
+    record: OcppOperation | None = None
 
 
-async def _call(
-    record: OcppOperation, station: Station, action: str, payload: dict
-) -> OperationResult:
-    """Call the station and complete ``record`` with whatever happened."""
-    try:
-        answer = await gateway.call(
-            station.station_id, action, payload, channel_name=station.channel_name
-        )
-    except asyncio.CancelledError:
-        # The client went away mid-call: the row must not stay pending forever.
-        record.outcome = Outcome.ERROR
-        record.error = "Request cancelled before the station answered"
-        record.answered_at = timezone.now()
-        await record.asave()
-        raise
-    except gateway.GatewayError as error:
-        result = OperationResult(status=Outcome.ERROR, error=error.reason)
-    else:
-        ocpp_status = answer.get("status")
-        result = OperationResult(
-            status=_OUTCOMES.get(ocpp_status, Outcome.ERROR), ocpp_status=ocpp_status, answer=answer
-        )
+@dataclass
+class _Call:
+    station: Station
+    record: OcppOperation
+    action: str
+    payload: dict[str, Any]
+
+
+async def _call_one(call: _Call, limit: asyncio.Semaphore) -> OperationResult:
+    station_id = call.station.station_id
+    async with limit:
+        try:
+            answer = await gateway.call(
+                station_id, call.action, call.payload, channel_name=call.station.channel_name
+            )
+        except gateway.GatewayError as error:
+            result = OperationResult(station_id, Outcome.ERROR, error=error.reason)
+        else:
+            ocpp_status = answer.get("status")
+            result = OperationResult(
+                station_id, _OUTCOMES.get(ocpp_status, Outcome.ERROR), ocpp_status, answer=answer
+            )
+    record = call.record
     record.outcome = result.status
     record.ocpp_status = result.ocpp_status or ""
     record.error = result.error or ""
     record.answered_at = timezone.now()
+    result.record = record
     return result
+
+
+async def _run(
+    calls: Sequence[_Call], *, extra_fields: Sequence[str] = (), on_answer=None
+) -> list[OperationResult]:
+    """Write the pending rows, make the calls (bounded concurrency), complete the rows."""
+    if not calls:
+        return []
+    model = type(calls[0].record)
+    await model.objects.abulk_create([c.record for c in calls], batch_size=BATCH)
+    limit = asyncio.Semaphore(settings.BULK_CONCURRENCY)
+    try:
+        results = await asyncio.gather(*(_call_one(c, limit) for c in calls))
+    except asyncio.CancelledError:
+        # The client went away mid-call: no row may stay pending forever.
+        now = timezone.now()
+        unfinished = [c.record for c in calls if c.record.outcome == Outcome.PENDING]
+        for record in unfinished:
+            record.outcome, record.error, record.answered_at = Outcome.ERROR, CANCELLED, now
+        await model.objects.abulk_update(unfinished, _COMPLETED_FIELDS, batch_size=BATCH)
+        raise
+    if on_answer is not None:
+        for result in results:
+            on_answer(result)
+    await model.objects.abulk_update(
+        [r.record for r in results], [*_COMPLETED_FIELDS, *extra_fields], batch_size=BATCH
+    )
+    return results
+
+
+# --- SetChargingProfile ------------------------------------------------------------------
 
 
 def target_connector(profile: dict[str, Any], connector_id: int) -> int:
@@ -86,98 +130,131 @@ def target_connector(profile: dict[str, Any], connector_id: int) -> int:
 @dataclass
 class SendResult(OperationResult):
     connector_id: int = 0
-    record: ChargingProfileRecord | None = None
+    profile_id: int | None = None
 
 
 async def send_charging_profile(
     station: Station, connector_id: int, profile: dict[str, Any], *, scenario: str = ""
 ) -> SendResult:
     """SetChargingProfile. ``profile`` must already be valid (see profiles.validation)."""
-    station_id = station.station_id
-    logger.info("API: Sending charging profile to %s, connector %s", station_id, connector_id)
-    sent_on = target_connector(profile, connector_id)
-    schedule = profile.get("chargingSchedule", {})
-    record = await ChargingProfileRecord.objects.acreate(
-        station=station,
-        node=NODE_ID,
-        connector_id=sent_on,
-        requested_connector_id=connector_id,
-        profile=profile,
-        charging_profile_id=profile["chargingProfileId"],
-        purpose=profile["chargingProfilePurpose"],
-        stack_level=profile["stackLevel"],
-        kind=profile["chargingProfileKind"],
-        charging_rate_unit=schedule.get("chargingRateUnit", ""),
-        transaction_id=profile.get("transactionId"),
-        scenario=scenario,
-    )
-    result = await _call(
-        record,
-        station,
-        "SetChargingProfile",
-        {"connectorId": sent_on, "csChargingProfiles": profile},
-    )
-    await record.asave(update_fields=["outcome", "ocpp_status", "error", "answered_at"])
-    profile_id = profile["chargingProfileId"]
-    if result.status == Outcome.SUCCESS:
-        logger.info("Profile %s accepted by %s", profile_id, station_id)
-    elif result.status == Outcome.REJECTED:
-        logger.info("Profile %s rejected by %s (%s)", profile_id, station_id, result.ocpp_status)
-    else:
-        logger.warning("Profile %s not sent to %s: %s", profile_id, station_id, result.error)
-    return SendResult(**vars(result), connector_id=sent_on, record=record)
+    [result] = await send_charging_profiles([station], connector_id, profile, scenario=scenario)
+    return result
 
 
-@dataclass
-class ClearResult(OperationResult):
-    record: ClearRequest | None = None
-
-
-async def clear_charging_profiles(
-    station: Station,
+async def send_charging_profiles(
+    stations: Sequence[Station],
+    connector_id: int,
+    profile: dict[str, Any],
     *,
-    profile_id: int | None = None,
-    connector_id: int | None = None,
-    purpose: str | None = None,
-    stack_level: int | None = None,
-) -> ClearResult:
-    """ClearChargingProfile with the given filters (none: every profile)."""
-    station_id = station.station_id
-    logger.info("API: Clearing charging profiles from %s", station_id)
-    record = await ClearRequest.objects.acreate(
-        station=station,
-        node=NODE_ID,
-        profile_id=profile_id,
-        connector_id=connector_id,
-        purpose=purpose,
-        stack_level=stack_level,
-    )
-    payload = {
-        key: value
-        for key, value in (
-            ("id", profile_id),
-            ("connectorId", connector_id),
-            ("chargingProfilePurpose", purpose),
-            ("stackLevel", stack_level),
+    scenario: str = "",
+) -> list[SendResult]:
+    """SetChargingProfile with the same profile to every station, concurrently."""
+    sent_on = target_connector(profile, connector_id)
+    profile_id = profile["chargingProfileId"]
+    schedule = profile.get("chargingSchedule", {})
+    calls = []
+    for station in stations:
+        logger.info(
+            "API: Sending charging profile to %s, connector %s", station.station_id, connector_id
         )
-        if value is not None
-    }
-    result = await _call(record, station, "ClearChargingProfile", payload)
-    await record.asave(update_fields=["outcome", "ocpp_status", "error", "answered_at"])
-    if result.status == Outcome.SUCCESS:
-        logger.info("Profiles cleared from %s", station_id)
-    elif result.status == Outcome.UNKNOWN:
-        logger.info("No profiles matched on %s", station_id)
-    else:
-        logger.warning("Clear on %s failed: %s", station_id, result.error or result.ocpp_status)
-    return ClearResult(**vars(result), record=record)
+        record = ChargingProfileRecord(
+            station=station,
+            node=NODE_ID,
+            connector_id=sent_on,
+            requested_connector_id=connector_id,
+            profile=profile,
+            charging_profile_id=profile_id,
+            purpose=profile["chargingProfilePurpose"],
+            stack_level=profile["stackLevel"],
+            kind=profile["chargingProfileKind"],
+            charging_rate_unit=schedule.get("chargingRateUnit", ""),
+            transaction_id=profile.get("transactionId"),
+            scenario=scenario,
+        )
+        calls.append(_Call(station, record, "SetChargingProfile",
+                           {"connectorId": sent_on, "csChargingProfiles": profile}))
+        events.publish("profile.sent", station.station_id, profile_id=profile_id,
+                       connector_id=sent_on, purpose=record.purpose)
+
+    def report(result: OperationResult) -> None:
+        station_id = result.station_id
+        if result.status == Outcome.SUCCESS:
+            logger.info("Profile %s accepted by %s", profile_id, station_id)
+            kind = "profile.accepted"
+        elif result.status == Outcome.REJECTED:
+            logger.info("Profile %s rejected by %s (%s)", profile_id, station_id,
+                        result.ocpp_status)
+            kind = "profile.rejected"
+        else:
+            logger.warning("Profile %s not sent to %s: %s", profile_id, station_id, result.error)
+            kind = "profile.failed"
+        events.publish(kind, station_id, profile_id=profile_id, connector_id=sent_on,
+                       ocpp_status=result.ocpp_status, error=result.error)
+
+    results = await _run(calls, on_answer=report)
+    return [SendResult(**vars(r), connector_id=sent_on, profile_id=profile_id) for r in results]
+
+
+# --- ClearChargingProfile ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClearFilters:
+    profile_id: int | None = None
+    connector_id: int | None = None
+    purpose: str | None = None
+    stack_level: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+    def ocpp_payload(self) -> dict[str, Any]:
+        pairs = (
+            ("id", self.profile_id),
+            ("connectorId", self.connector_id),
+            ("chargingProfilePurpose", self.purpose),
+            ("stackLevel", self.stack_level),
+        )
+        return {key: value for key, value in pairs if value is not None}
+
+
+async def clear_charging_profiles(station: Station, filters: ClearFilters) -> OperationResult:
+    """ClearChargingProfile with the given filters (none: every profile)."""
+    [result] = await clear_on_stations([station], filters)
+    return result
+
+
+async def clear_on_stations(
+    stations: Sequence[Station], filters: ClearFilters
+) -> list[OperationResult]:
+    calls = []
+    for station in stations:
+        logger.info("API: Clearing charging profiles from %s", station.station_id)
+        record = ClearRequest(station=station, node=NODE_ID, **filters.as_dict())
+        calls.append(_Call(station, record, "ClearChargingProfile", filters.ocpp_payload()))
+
+    def report(result: OperationResult) -> None:
+        if result.status == Outcome.SUCCESS:
+            logger.info("Profiles cleared from %s", result.station_id)
+        elif result.status == Outcome.UNKNOWN:
+            logger.info("No profiles matched on %s", result.station_id)
+        else:
+            logger.warning("Clear on %s failed: %s", result.station_id,
+                           result.error or result.ocpp_status)
+        events.publish("profile.cleared", result.station_id, status=result.status,
+                       ocpp_status=result.ocpp_status, error=result.error,
+                       filters=filters.as_dict())
+
+    return await _run(calls, on_answer=report)
+
+
+# --- GetCompositeSchedule ----------------------------------------------------------------
 
 
 @dataclass
 class ScheduleResult(OperationResult):
     schedule: dict[str, Any] | None = None
     schedule_start: str | None = None
-    record: CompositeScheduleRecord | None = None
 
 
 async def get_composite_schedule(
@@ -188,36 +265,38 @@ async def get_composite_schedule(
     logger.info(
         "API: Requesting composite schedule from %s, connector %s", station_id, connector_id
     )
-    record = await CompositeScheduleRecord.objects.acreate(
+    record = CompositeScheduleRecord(
         station=station,
         node=NODE_ID,
         connector_id=connector_id,
         duration=duration,
         charging_rate_unit=charging_rate_unit,
     )
-    result = await _call(
-        record,
-        station,
-        "GetCompositeSchedule",
-        {"connectorId": connector_id, "duration": duration, "chargingRateUnit": charging_rate_unit},
+    payload = {
+        "connectorId": connector_id,
+        "duration": duration,
+        "chargingRateUnit": charging_rate_unit,
+    }
+
+    def keep_schedule(result: OperationResult) -> None:
+        start = result.answer.get("scheduleStart")
+        record.schedule = result.answer.get("chargingSchedule")
+        record.schedule_start = parse_datetime(start) if start else None
+        if result.status == Outcome.SUCCESS:
+            logger.info("Composite schedule retrieved from %s", station_id)
+            events.publish("schedule.received", station_id, connector_id=connector_id,
+                           schedule=record.schedule, schedule_start=start)
+        else:
+            logger.warning("Composite schedule of %s not retrieved: %s", station_id,
+                           result.error or result.ocpp_status)
+
+    [result] = await _run(
+        [_Call(station, record, "GetCompositeSchedule", payload)],
+        extra_fields=["schedule", "schedule_start"],
+        on_answer=keep_schedule,
     )
-    schedule = result.answer.get("chargingSchedule")
-    schedule_start = result.answer.get("scheduleStart")
-    record.schedule = schedule
-    record.schedule_start = parse_datetime(schedule_start) if schedule_start else None
-    await record.asave(
-        update_fields=[
-            "outcome", "ocpp_status", "error", "answered_at", "schedule", "schedule_start"
-        ]
-    )
-    if result.status == Outcome.SUCCESS:
-        logger.info("Composite schedule retrieved from %s", station_id)
-    else:
-        logger.warning(
-            "Composite schedule of %s not retrieved: %s",
-            station_id,
-            result.error or result.ocpp_status,
-        )
     return ScheduleResult(
-        **vars(result), schedule=schedule, schedule_start=schedule_start, record=record
+        **vars(result),
+        schedule=record.schedule,
+        schedule_start=result.answer.get("scheduleStart"),
     )

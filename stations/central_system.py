@@ -27,7 +27,7 @@ from ocpp.v16.enums import (
     RegistrationStatus,
 )
 
-from stations import services
+from stations import events, services
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +163,10 @@ class CentralSystem(ChargePoint):
             kwargs.get("info", ""),
             kwargs.get("vendor_error_code", ""),
             kwargs.get("timestamp"),
+        )
+        events.publish(
+            "station.status", self.id, connector_id=connector_id, status=status,
+            error_code=error_code,
         )
         return call_result.StatusNotification()
 

@@ -17,7 +17,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from ocpp.exceptions import OCPPError
 
-from stations import message_log, presence, registry, services
+from stations import events, message_log, presence, registry, services
 from stations.central_system import CentralSystem
 from stations.gateway import (
     REPLY_EVENT,
@@ -76,6 +76,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         await self.accept(subprotocol=SUBPROTOCOL)
         self._spawn(self._read_frames(), f"ocpp-reader-{self.station_id}")
         message_log.record(self.station_id, message_log.Source.CSMS, "Connected")
+        events.publish("station.connected", self.station_id, node=NODE_ID)
         logger.info("%s connected", self.station_id)
         if previous is not None:
             logger.info("%s reconnected; closing its previous connection", self.station_id)
@@ -105,6 +106,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         # Only clears the database's record if no newer connection has taken it over.
         await database_sync_to_async(services.mark_disconnected)(self.station_id, self.channel_name)
         message_log.record(self.station_id, message_log.Source.CSMS, f"Disconnected ({code})")
+        events.publish("station.disconnected", self.station_id, code=code)
         logger.info("%s disconnected (code %s)", self.station_id, code)
 
     async def _read_frames(self) -> None:
