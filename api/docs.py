@@ -95,6 +95,14 @@ BULK_CLEAR = (
     "clear."
 )
 
+SIMULATOR_START = (
+    "Starts simulated OCPP 1.6J charge points inside this server process; they connect "
+    "to this server's OCPP endpoint (or `url`), boot, report status, enforce the profiles "
+    "they receive and log it (`OCPP limit: 11000W → 3.06Wh (sample_interval=1.0s)`) in "
+    "`GET /stations/{station_id}/logs`. Give `count` (ids `prefix`0001, ...) or "
+    "`station_ids`."
+)
+
 _PROFILE = {
     "chargingProfileId": 100,
     "stackLevel": 0,

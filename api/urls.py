@@ -2,6 +2,7 @@ from django.urls import path
 
 from api import views
 from api.bulk_views import BulkChargingProfileView
+from api.simulator_views import SimulatedEvView, SimulatedStationsView, SimulatedStationView
 
 urlpatterns = [
     path("stations", views.StationListView.as_view(), name="station-list"),
@@ -16,6 +17,11 @@ urlpatterns = [
         views.CompositeScheduleView.as_view(),
         name="composite-schedule",
     ),
+    path("simulator/stations", SimulatedStationsView.as_view(), name="simulator-stations"),
+    path("simulator/stations/<str:station_id>", SimulatedStationView.as_view(),
+         name="simulator-station"),
+    path("simulator/stations/<str:station_id>/ev", SimulatedEvView.as_view(),
+         name="simulator-ev"),
     path("charging_profiles/bulk", BulkChargingProfileView.as_view(), name="bulk-profiles"),
     path("stations/<str:station_id>/logs", views.StationLogsView.as_view(), name="station-logs"),
 ]

@@ -148,6 +148,10 @@ CSMS_NODE_EXPIRY = env_float("CSMS_NODE_EXPIRY", 30.0)
 WEBSOCKET_PING_INTERVAL = env_float("WEBSOCKET_PING_INTERVAL", 60.0)
 WEBSOCKET_PING_TIMEOUT = env_float("WEBSOCKET_PING_TIMEOUT", 30.0)
 
+# Where simulated stations hosted by the server connect (the serve command sets it to
+# its own OCPP port).
+SIMULATOR_CSMS_URL = os.environ.get("SIMULATOR_CSMS_URL", "ws://127.0.0.1:9000")
+
 # Bulk operations call this many stations at once.
 BULK_CONCURRENCY = env_int("BULK_CONCURRENCY", 200)
 
@@ -206,6 +210,8 @@ LOGGING = {
         # The ocpp package logs every frame at INFO; we keep frames in the database instead.
         "ocpp": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        # Simulated stations' lines go to their /logs; the console gets warnings only.
+        "simulator": {"level": "WARNING"},
         "django.channels.server": {"level": "WARNING"},
     },
 }

@@ -7,7 +7,8 @@ import asyncio
 import logging
 import random
 import signal
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import ocpp.messages
 
@@ -58,29 +59,34 @@ def main(argv: Sequence[str] | None = None) -> None:
     # the payloads are small and the process then stays single-threaded.
     ocpp.messages.ASYNC_VALIDATION = False
 
+    asyncio.run(_run(configs_from_args(vars(args))))
+
+
+def configs_from_args(args: Mapping[str, Any]) -> list[StationConfig]:
+    """Station configs from parsed options (``vars()`` of this parser's namespace)."""
     features = DEFAULT_FEATURE_PROFILES
-    if args.no_smart_charging:
+    if args["no_smart_charging"]:
         features = ",".join(f for f in features.split(",") if f != SMART_CHARGING)
     configs = make_configs(
-        args.url,
-        args.count,
-        args.prefix,
-        connectors=args.connectors,
-        max_power_w=args.max_power_w,
-        phases=args.phases,
-        sample_interval=args.sample_interval,
+        args["url"],
+        args["count"],
+        args["prefix"],
+        connectors=args["connectors"],
+        max_power_w=args["max_power_w"],
+        phases=args["phases"],
+        sample_interval=args["sample_interval"],
         feature_profiles=features,
-        password=args.password,
+        password=args["password"],
     )
-    if args.auto_session:
+    if args["auto_session"]:
         for cfg in configs:
             cfg.sessions.append(SessionPlan(
                 connector_id=1,
                 plug_in_after_s=3.0 + random.uniform(0.0, 2.0),
                 energy_wh=20_000.0,
-                ev_max_w=min(11_000.0, args.max_power_w),
+                ev_max_w=min(11_000.0, args["max_power_w"]),
             ))
-    asyncio.run(_run(configs))
+    return configs
 
 
 async def _run(configs: list[StationConfig]) -> None:

@@ -33,10 +33,20 @@ class Command(BaseCommand):
             "--server", choices=["daphne", "uvicorn"],
             default=os.environ.get("CSMS_SERVER", "daphne"),
         )
+        parser.add_argument(
+            "--simulate", type=int, default=int(os.environ.get("CSMS_SIMULATE", 0)),
+            metavar="N", help="also run N simulated stations (PY-SIM-0001...) in this process",
+        )
 
     def handle(self, *args, host: str, http_port: int, ocpp_port: int, server: str,
-               **options) -> None:
+               simulate: int, **options) -> None:
         ports = [http_port] + ([ocpp_port] if ocpp_port else [])
+        if "SIMULATOR_CSMS_URL" not in os.environ:
+            # Hosted simulated stations connect to this very server.
+            settings.SIMULATOR_CSMS_URL = (
+                f"ws://127.0.0.1:{ocpp_port}" if ocpp_port else f"ws://127.0.0.1:{http_port}/ocpp"
+            )
+        self.simulate = simulate
         ocpp_urls = f"ws://{host}:{http_port}/ocpp/<station_id>"
         if ocpp_port:
             ocpp_urls = f"ws://{host}:{ocpp_port}/<station_id> and " + ocpp_urls
@@ -56,6 +66,7 @@ class Command(BaseCommand):
 
         Server(
             application,
+            ready_callable=lambda: asyncio.ensure_future(self._start_simulated()),
             endpoints=[f"tcp:port={port}:interface={host}" for port in ports],
             # Chargers stay connected for months: never close a WebSocket for its age.
             websocket_timeout=-1,
@@ -84,4 +95,24 @@ class Command(BaseCommand):
             ws_ping_interval=settings.WEBSOCKET_PING_INTERVAL,
             ws_ping_timeout=settings.WEBSOCKET_PING_TIMEOUT,
         )
-        asyncio.run(uvicorn.Server(config).serve(sockets=sockets))
+        asyncio.run(self._run_uvicorn(uvicorn.Server(config), sockets))
+
+    async def _run_uvicorn(self, server, sockets: list[socket.socket]) -> None:
+        serving = asyncio.create_task(server.serve(sockets=sockets))
+        while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn has no event
+            await asyncio.sleep(0.05)
+        await self._start_simulated()
+        await serving
+
+    async def _start_simulated(self) -> None:
+        if not self.simulate:
+            return
+        from simulator.fleet import make_configs
+        from stations import simulation
+
+        configs = make_configs(simulation.csms_url(), self.simulate, "PY-SIM-")
+        await simulation.start(configs)
+        self.stdout.write(
+            f"Simulated stations: {', '.join(c.station_id for c in configs)} "
+            f"(logs: GET /stations/<station_id>/logs)"
+        )
