@@ -73,8 +73,8 @@ _PERIODS = f"{_SCHEDULE}.chargingSchedulePeriod"
 # ChargingScheduleAllowedChargingRateUnit values -> chargingRateUnit values.
 _UNIT_NAMES = {"current": "A", "power": "W", "a": "A", "w": "W"}
 
-# The schema's multipleOf 0.1 is checked with Decimal arithmetic at 28 digits; beyond
-# this magnitude the check itself fails (InvalidOperation) instead of answering.
+# The schema's multipleOf 0.1 is checked with Decimal arithmetic at 28 digits; from
+# about 10^27 on the check itself fails (InvalidOperation) instead of answering.
 _MAX_DECIMAL_MAGNITUDE = 10**26
 
 
@@ -127,9 +127,9 @@ def _config_int(value: int | str | None) -> int | None:
 def _config_units(value: str | None) -> frozenset[str] | None:
     if not isinstance(value, str):
         return None
-    units = {_UNIT_NAMES.get(part.strip().lower()) for part in value.split(",")}
-    units.discard(None)
-    return frozenset(units) or None  # type: ignore[arg-type]
+    names = (part.strip().lower() for part in value.split(","))
+    units = frozenset(_UNIT_NAMES[name] for name in names if name in _UNIT_NAMES)
+    return units or None
 
 
 def validate_profile(
@@ -181,11 +181,13 @@ def validate_profile(
         and not is_cp_max
         and connector_id > limits.number_of_connectors
     ):
-        out.append((
-            "connector_id",
-            f"must be at most {limits.number_of_connectors}, the station's number of "
-            f"connectors (got {connector_id})",
-        ))
+        out.append(
+            (
+                "connector_id",
+                f"must be at most {limits.number_of_connectors}, the station's number of "
+                f"connectors (got {connector_id})",
+            )
+        )
 
     # the profile as a whole: room on the station
     if (
@@ -194,11 +196,13 @@ def validate_profile(
         and installed_count is not None
         and installed_count >= limits.max_profiles
     ):
-        out.append((
-            "profile",
-            f"would exceed the station's MaxChargingProfilesInstalled ({limits.max_profiles}): "
-            f"{installed_count} already installed; clear one first",
-        ))
+        out.append(
+            (
+                "profile",
+                f"would exceed the station's MaxChargingProfilesInstalled ({limits.max_profiles}): "
+                f"{installed_count} already installed; clear one first",
+            )
+        )
 
     # transactionId
     if purpose == TX_PROFILE:
@@ -209,16 +213,20 @@ def validate_profile(
             and connector_id > 0
             and transaction_id != active_transaction_id
         ):
-            out.append((
-                "profile.transactionId",
-                f"must be {active_transaction_id}, the active transaction on connector "
-                f"{connector_id} (got {transaction_id})",
-            ))
+            out.append(
+                (
+                    "profile.transactionId",
+                    f"must be {active_transaction_id}, the active transaction on connector "
+                    f"{connector_id} (got {transaction_id})",
+                )
+            )
     elif transaction_id is not None:
-        out.append((
-            "profile.transactionId",
-            f"is only allowed for a TxProfile (purpose is {purpose})",
-        ))
+        out.append(
+            (
+                "profile.transactionId",
+                f"is only allowed for a TxProfile (purpose is {purpose})",
+            )
+        )
 
     # stackLevel
     stack_level = profile["stackLevel"]
@@ -229,21 +237,25 @@ def validate_profile(
         and limits.max_stack_level is not None
         and stack_level > limits.max_stack_level
     ):
-        out.append((
-            "profile.stackLevel",
-            f"must be at most {limits.max_stack_level}, the station's "
-            f"ChargeProfileMaxStackLevel (got {stack_level})",
-        ))
+        out.append(
+            (
+                "profile.stackLevel",
+                f"must be at most {limits.max_stack_level}, the station's "
+                f"ChargeProfileMaxStackLevel (got {stack_level})",
+            )
+        )
 
     # recurrencyKind
     if kind == "Recurring":
         if "recurrencyKind" not in profile:
             out.append(("profile.recurrencyKind", "is required for a Recurring profile"))
     elif "recurrencyKind" in profile:
-        out.append((
-            "profile.recurrencyKind",
-            f"is only allowed for a Recurring profile (kind is {kind})",
-        ))
+        out.append(
+            (
+                "profile.recurrencyKind",
+                f"is only allowed for a Recurring profile (kind is {kind})",
+            )
+        )
 
     # validFrom / validTo
     valid_from = _date_time(profile, "validFrom", "profile.validFrom", out)
@@ -255,34 +267,43 @@ def validate_profile(
 
     # chargingSchedule
     if "duration" in schedule and schedule["duration"] <= 0:
-        out.append((f"{_SCHEDULE}.duration", f"must be greater than 0 (got {schedule['duration']})"))
-    start_schedule = _date_time(schedule, "startSchedule", f"{_SCHEDULE}.startSchedule", out)
+        duration = schedule["duration"]
+        out.append((f"{_SCHEDULE}.duration", f"must be greater than 0 (got {duration})"))
+    _date_time(schedule, "startSchedule", f"{_SCHEDULE}.startSchedule", out)
     if kind == "Recurring" and "startSchedule" not in schedule:
         out.append((f"{_SCHEDULE}.startSchedule", "is required for a Recurring profile"))
-    elif kind == "Relative" and start_schedule is not None:
+    elif kind == "Relative" and "startSchedule" in schedule:
         out.append((f"{_SCHEDULE}.startSchedule", "must not be given for a Relative profile"))
     unit = schedule["chargingRateUnit"]
     if limits is not None and limits.allowed_units is not None and unit not in limits.allowed_units:
         allowed = " or ".join(sorted(limits.allowed_units))
-        out.append((
-            f"{_SCHEDULE}.chargingRateUnit",
-            f"must be {allowed}, the station's ChargingScheduleAllowedChargingRateUnit "
-            f"(got {unit})",
-        ))
+        out.append(
+            (
+                f"{_SCHEDULE}.chargingRateUnit",
+                f"must be {allowed}, the station's ChargingScheduleAllowedChargingRateUnit "
+                f"(got {unit})",
+            )
+        )
     if not periods:
         out.append((_PERIODS, "must have at least one period"))
-    elif limits is not None and limits.max_periods is not None and len(periods) > limits.max_periods:
-        out.append((
-            _PERIODS,
-            f"must have at most {limits.max_periods} periods, the station's "
-            f"ChargingScheduleMaxPeriods (got {len(periods)})",
-        ))
+    elif (
+        limits is not None and limits.max_periods is not None and len(periods) > limits.max_periods
+    ):
+        out.append(
+            (
+                _PERIODS,
+                f"must have at most {limits.max_periods} periods, the station's "
+                f"ChargingScheduleMaxPeriods (got {len(periods)})",
+            )
+        )
     out.extend(_period_problems(periods))
     if schedule.get("minChargingRate", 0) < 0:
-        out.append((
-            f"{_SCHEDULE}.minChargingRate",
-            f"must be 0 or more (got {schedule['minChargingRate']})",
-        ))
+        out.append(
+            (
+                f"{_SCHEDULE}.minChargingRate",
+                f"must be 0 or more (got {schedule['minChargingRate']})",
+            )
+        )
     return out
 
 
@@ -295,26 +316,20 @@ def _period_problems(periods: list[Mapping[str, Any]]) -> ProblemList:
         if previous is None and start != 0:
             out.append((f"{path}.startPeriod", f"must be 0 for the first period (got {start})"))
         elif previous is not None and start <= previous:
-            out.append((
-                f"{path}.startPeriod",
-                f"must be greater than the previous period's ({previous})",
-            ))
+            out.append(
+                (
+                    f"{path}.startPeriod",
+                    f"must be greater than the previous period's ({previous})",
+                )
+            )
         previous = start
         limit = period["limit"]
         if limit < 0:
             out.append((f"{path}.limit", f"must be 0 or more (got {limit})"))
-        elif not _one_decimal(limit):
-            out.append((f"{path}.limit", f"must have at most one decimal (got {limit})"))
         phases = period.get("numberPhases")
         if phases is not None and not 1 <= phases <= 3:
             out.append((f"{path}.numberPhases", f"must be between 1 and 3 (got {phases})"))
     return out
-
-
-def _one_decimal(value: float) -> bool:
-    # Same reading as the schema (the JSON text as a Decimal), kept here so the rule
-    # does not depend on which validator ran before.
-    return decimal.Decimal(repr(value)) % decimal.Decimal("0.1") == 0
 
 
 def _date_time(
@@ -335,7 +350,7 @@ def _date_time(
 def _unsafe_numbers(profile: Any) -> ProblemList:
     """Numbers that the schema's multipleOf check cannot evaluate (it would raise).
 
-    NaN and infinities are not JSON; magnitudes of 10^27 and more overflow the
+    NaN and infinities are not JSON; magnitudes from about 10^27 on overflow the
     28-digit Decimal the check uses. Reported here so validation always answers.
     """
     if not isinstance(profile, Mapping):

@@ -213,5 +213,9 @@ def store_configuration(
         # A station that cannot say which profiles it supports only has Core for sure.
         station.supported_feature_profiles = None
     station.configuration_at = timezone.now()
-    station.save()
+    # Only these fields: a full save would write back a stale connection state if the
+    # station reconnected elsewhere meanwhile.
+    station.save(update_fields=[
+        "configuration", "configuration_at", *(f for f, _ in SMART_CHARGING_KEYS.values())
+    ])
     return station
