@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CSMS_VAR_DIR", BASE_DIR / "var"))
@@ -36,6 +37,17 @@ def env_int(name: str, default: int) -> int:
 DEFAULT_SECRET_KEY = "insecure-dev-key-change-me"
 SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
 DEBUG = env_bool("DEBUG", False)
+# "production" refuses the development conveniences below; "development" (the demo) allows them.
+CSMS_ENV = os.environ.get("CSMS_ENV", "development").strip().lower()
+if CSMS_ENV not in {"development", "production"}:
+    raise ImproperlyConfigured(f"CSMS_ENV must be development or production, not {CSMS_ENV!r}")
+if CSMS_ENV == "production":
+    if DEBUG:
+        raise ImproperlyConfigured("DEBUG must be off in production (CSMS_ENV=production)")
+    if SECRET_KEY == DEFAULT_SECRET_KEY or len(SECRET_KEY) < 32:
+        raise ImproperlyConfigured(
+            "Set SECRET_KEY to a random value of at least 32 characters in production"
+        )
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "*").split(",") if h.strip()]
 
 INSTALLED_APPS = [
