@@ -1,10 +1,11 @@
-from django.urls import path
+from django.urls import include, path
 
 from api import views
 from api.bulk_views import BulkChargingProfileView
 from api.simulator_views import SimulatedEvView, SimulatedStationsView, SimulatedStationView
 
 urlpatterns = [
+    path("", include("api.history_urls")),
     path("stations", views.StationListView.as_view(), name="station-list"),
     path("stations/<str:station_id>", views.StationDetailView.as_view(), name="station-detail"),
     path(

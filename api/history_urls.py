@@ -1,0 +1,3 @@
+"""Routes of the history API (filled in by api/history.py)."""
+
+urlpatterns: list = []
