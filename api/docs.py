@@ -103,6 +103,74 @@ SIMULATOR_START = (
     "`station_ids`."
 )
 
+TEST_PROFILES = (
+    "Generates a profile for a common scenario and sends it:\n\n"
+    "- `peak_shaving` (`max_power_w`): a ChargePointMaxProfile capping the whole station, "
+    "sent on connector 0.\n"
+    "- `time_of_use` (`off_peak_w`, `peak_w`, `peak_start_hour`, `peak_end_hour`): a daily "
+    "recurring TxDefaultProfile; hours are in the station's time zone (admin, default UTC) "
+    "and the profile is valid until the next daylight-saving change.\n"
+    "- `energy_cap` (`transaction_id`, `max_energy_wh`, `duration_seconds`, "
+    "`power_limit_w`): a TxProfile at `power_limit_w` until the energy would be reached, "
+    "then 0 W. A transaction the CSMS knows is not active there is refused with 400.\n\n"
+    "The chargingProfileId is allocated by the CSMS (unique per station, never reused); the "
+    "stack level replaces the same scenario's earlier profile, else nothing (the message "
+    "says what was replaced). The profile is validated and recorded with the scenario name."
+)
+
+INSTALLED = (
+    "What the station has installed, by connector, as the CSMS recorded it (OCPP 1.6 has "
+    "no way to ask): accepted profiles replace by id or by stack level + purpose + "
+    "connector; clears remove what they matched; TxProfiles end with their transaction; "
+    "profiles past their validTo are listed as expired."
+)
+
+RESYNC = (
+    "Sends every profile of the CSMS's record (not expired, no TxProfiles) to the station "
+    "again, for example after it lost them in a reboot."
+)
+
+PREVIEW = (
+    "The composite schedule the CSMS expects the station to report, computed from its "
+    "record of installed profiles with the same OCPP 1.6 rules the station applies. "
+    "Nothing is sent. Periods no profile limits report the connector's rated maximum "
+    "(`connector_max_power_w`, admin), marked in `periods_from_profiles`. With "
+    "`ev_max_power_w`, the energy such an EV gets over the window; with `energy_wh` as "
+    "well, the seconds it needs."
+)
+
+PREVIEW_CANDIDATE = (
+    "The schedule before and after installing a candidate profile, with its validation "
+    "problems (if any, `after` is null). Nothing is sent."
+)
+
+TEST_PROFILE_EXAMPLES = [
+    OpenApiExample("Peak shaving", request_only=True,
+                   value={"scenario": "peak_shaving", "connector_id": 1, "max_power_w": 11000}),
+    OpenApiExample("Time of use", request_only=True, value={
+        "scenario": "time_of_use", "connector_id": 1, "off_peak_w": 11000, "peak_w": 7000,
+        "peak_start_hour": 9, "peak_end_hour": 17}),
+    OpenApiExample("Energy cap", request_only=True, value={
+        "scenario": "energy_cap", "connector_id": 1, "transaction_id": 1234,
+        "max_energy_wh": 30000, "duration_seconds": 7200, "power_limit_w": 11000}),
+    OpenApiExample("Sent", response_only=True, status_codes=["200"], value={
+        "status": "success", "station_id": "PY-SIM-0001", "scenario": "peak_shaving",
+        "profile": {"chargingProfileId": 1, "stackLevel": 0,
+                    "chargingProfilePurpose": "ChargePointMaxProfile",
+                    "chargingProfileKind": "Absolute",
+                    "chargingSchedule": {"chargingRateUnit": "W",
+                                         "chargingSchedulePeriod": [
+                                             {"startPeriod": 0, "limit": 11000}],
+                                         "startSchedule": "2026-01-08T10:30:00+00:00"}},
+        "connector_id": 0, "send_status": "Accepted",
+        "message": "Test profile generated and sent with status: Accepted", "error": None}),
+    OpenApiExample("Unknown scenario", response_only=True, status_codes=["400"], value={
+        "detail": "Unknown scenario 'invalid_scenario'. Valid: peak_shaving, time_of_use, "
+                  "energy_cap"}),
+    OpenApiExample("Missing parameter", response_only=True, status_codes=["400"],
+                   value={"detail": "max_power_w is required for peak_shaving"}),
+]
+
 _PROFILE = {
     "chargingProfileId": 100,
     "stackLevel": 0,

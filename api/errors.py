@@ -61,3 +61,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             "errors": [{"field": field, "message": message} for field, message in pairs],
         }
     return response
+
+
+class BadRequest(APIException):
+    """A 400 whose ``detail`` is the whole answer (the contract's scenario errors)."""
+
+    status_code = status.HTTP_400_BAD_REQUEST

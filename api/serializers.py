@@ -39,14 +39,14 @@ class ChargingProfileRequestSerializer(serializers.Serializer):
             raise serializers.ValidationError("must be a JSON object (an OCPP ChargingProfile)")
         return value
 
-    def validate(self, attrs: dict) -> dict:
-        problems = schema_problems(attrs["connector_id"], attrs["profile"])
-        if problems:
-            errors: dict[str, list[str]] = {}
-            for path, message in problems:
-                errors.setdefault(path, []).append(message)
-            raise serializers.ValidationError(errors)
-        return attrs
+
+
+def problems_error(problems: list[tuple[str, str]]) -> serializers.ValidationError:
+    """Validation problems as the 400 the API answers with, every path named."""
+    errors: dict[str, list[str]] = {}
+    for path, message in problems:
+        errors.setdefault(path, []).append(message)
+    return serializers.ValidationError(errors)
 
 
 class CompositeScheduleQuerySerializer(serializers.Serializer):
@@ -99,6 +99,11 @@ class CompositeScheduleResponseSerializer(serializers.Serializer):
     connector_id = serializers.IntegerField()
     schedule = serializers.JSONField(allow_null=True)
     schedule_start = serializers.CharField(allow_null=True)
+    matches_preview = serializers.BooleanField(
+        allow_null=True,
+        help_text="Whether the station's schedule agrees with the CSMS's own computation "
+        "from the profiles it believes installed (null when there is nothing to compare)",
+    )
     message = serializers.CharField()
     error = serializers.CharField(allow_null=True)
     ocpp_status = serializers.CharField(allow_null=True)
@@ -213,7 +218,15 @@ class BulkTargetSerializer(serializers.Serializer):
 
 
 class BulkProfileRequestSerializer(ChargingProfileRequestSerializer):
+    """The station-independent checks happen here; each station's own limits later."""
+
     target = BulkTargetSerializer()
+
+    def validate(self, attrs: dict) -> dict:
+        problems = schema_problems(attrs["connector_id"], attrs["profile"])
+        if problems:
+            raise problems_error(problems)
+        return attrs
 
 
 class BulkClearQuerySerializer(ClearQuerySerializer):
@@ -252,3 +265,107 @@ class BulkClearResultSerializer(serializers.Serializer):
 class BulkClearResponseSerializer(BulkSummarySerializer):
     filters = ClearFiltersSerializer()
     results = BulkClearResultSerializer(many=True)
+
+
+# --- scenarios, installed profiles, previews -------------------------------------------
+
+
+class TestProfileRequestSerializer(serializers.Serializer):
+    """The contract's TestProfileRequest: ``scenario`` plus the scenario's own fields."""
+
+    scenario = serializers.CharField(help_text="peak_shaving, time_of_use or energy_cap")
+    connector_id = serializers.IntegerField(default=1, min_value=0)
+    max_power_w = serializers.FloatField(required=False, help_text="peak_shaving")
+    off_peak_w = serializers.FloatField(required=False, help_text="time_of_use")
+    peak_w = serializers.FloatField(required=False, help_text="time_of_use")
+    peak_start_hour = serializers.IntegerField(required=False, help_text="time_of_use, 0-24")
+    peak_end_hour = serializers.IntegerField(required=False, help_text="time_of_use, 0-24")
+    transaction_id = serializers.IntegerField(required=False, help_text="energy_cap")
+    max_energy_wh = serializers.FloatField(required=False, help_text="energy_cap")
+    duration_seconds = serializers.IntegerField(required=False, help_text="energy_cap")
+    power_limit_w = serializers.FloatField(required=False, help_text="energy_cap")
+
+
+class TestProfileResponseSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["success", "rejected", "error"])
+    station_id = serializers.CharField()
+    scenario = serializers.CharField()
+    profile = serializers.JSONField()
+    connector_id = serializers.IntegerField(help_text="The connector the profile was sent on")
+    send_status = serializers.CharField(
+        help_text="The station's answer (Accepted, Rejected, NotSupported), or Failed"
+    )
+    message = serializers.CharField()
+    error = serializers.CharField(allow_null=True)
+
+
+class InstalledProfileSerializer(serializers.Serializer):
+    charging_profile_id = serializers.IntegerField()
+    purpose = serializers.CharField()
+    stack_level = serializers.IntegerField()
+    transaction_id = serializers.IntegerField(allow_null=True)
+    valid_to = serializers.DateTimeField(allow_null=True)
+    expired = serializers.BooleanField()
+    scenario = serializers.CharField()
+    installed_at = serializers.DateTimeField()
+    profile = serializers.JSONField()
+
+
+class InstalledConnectorSerializer(serializers.Serializer):
+    connector_id = serializers.IntegerField()
+    profiles = InstalledProfileSerializer(many=True)
+
+
+class InstalledProfilesResponseSerializer(serializers.Serializer):
+    station_id = serializers.CharField()
+    connectors = InstalledConnectorSerializer(many=True)
+
+
+class ResyncResponseSerializer(serializers.Serializer):
+    station_id = serializers.CharField()
+    total = serializers.IntegerField()
+    succeeded = serializers.IntegerField()
+    results = ChargingProfileResponseSerializer(many=True)
+
+
+class PreviewQuerySerializer(CompositeScheduleQuerySerializer):
+    ev_max_power_w = serializers.FloatField(
+        min_value=0, required=False, help_text="Energy an EV of this power would get"
+    )
+    energy_wh = serializers.FloatField(
+        min_value=0, required=False, help_text="Time such an EV needs for this energy"
+    )
+
+
+class PreviewCandidateSerializer(serializers.Serializer):
+    connector_id = serializers.IntegerField(min_value=0)
+    duration = serializers.IntegerField(min_value=1, default=86400)
+    charging_rate_unit = serializers.ChoiceField(choices=RATE_UNITS, default="W")
+    ev_max_power_w = serializers.FloatField(min_value=0, required=False)
+    energy_wh = serializers.FloatField(min_value=0, required=False)
+    profile = serializers.JSONField()
+
+
+class PreviewScheduleSerializer(serializers.Serializer):
+    schedule_start = serializers.DateTimeField()
+    schedule = serializers.JSONField(help_text="OCPP chargingSchedule (no startSchedule)")
+    periods_from_profiles = serializers.ListField(
+        child=serializers.BooleanField(),
+        help_text="Per period: true if a profile limits it, false if it is the rated maximum",
+    )
+    energy_wh = serializers.FloatField(allow_null=True)
+    seconds_to_energy = serializers.IntegerField(allow_null=True)
+
+
+class PreviewResponseSerializer(PreviewScheduleSerializer):
+    station_id = serializers.CharField()
+    connector_id = serializers.IntegerField()
+
+
+class CandidatePreviewResponseSerializer(serializers.Serializer):
+    station_id = serializers.CharField()
+    connector_id = serializers.IntegerField()
+    valid = serializers.BooleanField()
+    problems = ValidationErrorItemSerializer(many=True)
+    before = PreviewScheduleSerializer()
+    after = PreviewScheduleSerializer(allow_null=True)

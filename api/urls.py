@@ -2,6 +2,12 @@ from django.urls import include, path
 
 from api import views
 from api.bulk_views import BulkChargingProfileView
+from api.profile_views import (
+    InstalledProfilesView,
+    ResyncView,
+    SchedulePreviewView,
+    TestProfilesView,
+)
 from api.simulator_views import SimulatedEvView, SimulatedStationsView, SimulatedStationView
 
 urlpatterns = [
@@ -24,5 +30,13 @@ urlpatterns = [
     path("simulator/stations/<str:station_id>/ev", SimulatedEvView.as_view(),
          name="simulator-ev"),
     path("charging_profiles/bulk", BulkChargingProfileView.as_view(), name="bulk-profiles"),
+    path("stations/<str:station_id>/test_profiles", TestProfilesView.as_view(),
+         name="test-profiles"),
+    path("stations/<str:station_id>/charging_profiles", InstalledProfilesView.as_view(),
+         name="installed-profiles"),
+    path("stations/<str:station_id>/charging_profiles/resync", ResyncView.as_view(),
+         name="resync-profiles"),
+    path("stations/<str:station_id>/schedule_preview", SchedulePreviewView.as_view(),
+         name="schedule-preview"),
     path("stations/<str:station_id>/logs", views.StationLogsView.as_view(), name="station-logs"),
 ]

@@ -25,8 +25,9 @@ from api.serializers import (
     LogQuerySerializer,
     StationLogSerializer,
     StationSerializer,
+    problems_error,
 )
-from profiles import services
+from profiles import checks, services
 from profiles.models import Outcome
 from stations import message_log, presence
 from stations.models import Station, StationLog
@@ -92,6 +93,9 @@ class ChargingProfileView(APIView):
         connector_id = serializer.validated_data["connector_id"]
         profile = serializer.validated_data["profile"]
         station = await smart_charging_station(station_id)
+        problems = await checks.aproblems_for(station, connector_id, profile)
+        if problems:
+            raise problems_error(problems)
         result = await services.send_charging_profile(station, connector_id, profile)
         profile_id = profile["chargingProfileId"]
         return Response(
@@ -162,6 +166,7 @@ class CompositeScheduleView(APIView):
                 "connector_id": params["connector_id"],
                 "schedule": result.schedule,
                 "schedule_start": result.schedule_start,
+                "matches_preview": result.matches_preview,
                 "message": _SCHEDULE_MESSAGES.get(
                     result.status, "Failed to retrieve composite schedule"
                 ),

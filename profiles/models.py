@@ -114,6 +114,12 @@ class CompositeScheduleRecord(OcppOperation):
     charging_rate_unit = models.CharField(max_length=1)
     schedule_start = models.DateTimeField(null=True, blank=True)
     schedule = models.JSONField(null=True, blank=True)
+    preview = models.JSONField(
+        null=True, blank=True, help_text="What the CSMS computed for the same window"
+    )
+    matches_preview = models.BooleanField(
+        null=True, blank=True, help_text="Whether the station's schedule agrees with the CSMS's"
+    )
 
     class Meta(OcppOperation.Meta):
         verbose_name = "composite schedule"
@@ -121,3 +127,46 @@ class CompositeScheduleRecord(OcppOperation):
 
     def __str__(self) -> str:
         return f"Composite schedule of {self.station_id}#{self.connector_id}"
+
+
+class InstalledChargingProfile(models.Model):
+    """What the CSMS believes a station has installed now.
+
+    OCPP 1.6 cannot ask a station for its profiles, so the CSMS keeps this record from
+    what it sent and what the station answered, by the spec's replacement rules.
+    """
+
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="+")
+    connector_id = models.PositiveSmallIntegerField()
+    charging_profile_id = models.IntegerField()
+    purpose = models.CharField(max_length=25, choices=ChargingProfilePurpose.choices)
+    stack_level = models.PositiveIntegerField()
+    transaction_id = models.IntegerField(null=True, blank=True)
+    valid_to = models.DateTimeField(null=True, blank=True)
+    profile = models.JSONField()
+    scenario = models.CharField(max_length=30, blank=True)
+    installed_at = models.DateTimeField(default=timezone.now)
+    sent = models.ForeignKey(
+        ChargingProfileRecord, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", help_text="The history row of the SetChargingProfile",
+    )
+
+    class Meta:
+        ordering = ["station", "connector_id", "purpose", "-stack_level"]
+        verbose_name = "installed charging profile"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["station", "charging_profile_id"], name="unique_installed_profile_id"
+            ),
+            models.UniqueConstraint(
+                fields=["station", "connector_id", "purpose", "stack_level"],
+                name="unique_installed_stack_slot",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Profile {self.charging_profile_id} on {self.station_id}#{self.connector_id}"
+
+    @property
+    def expired(self) -> bool:
+        return self.valid_to is not None and self.valid_to <= timezone.now()

@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from profiles import installed, preview
 from profiles.models import (
     ChargingProfilePurpose,
     ChargingProfileRecord,
@@ -192,6 +194,12 @@ async def send_charging_profiles(
                        ocpp_status=result.ocpp_status, error=result.error)
 
     results = await _run(calls, on_answer=report)
+    accepted = [
+        installed.Accepted(r.record.station_id, sent_on, profile, r.record.pk, scenario)
+        for r in results if r.status == Outcome.SUCCESS
+    ]
+    if accepted:
+        await sync_to_async(installed.record_accepted, thread_sensitive=False)(accepted)
     return [SendResult(**vars(r), connector_id=sent_on, profile_id=profile_id) for r in results]
 
 
@@ -245,7 +253,13 @@ async def clear_on_stations(
                        ocpp_status=result.ocpp_status, error=result.error,
                        filters=filters.as_dict())
 
-    return await _run(calls, on_answer=report)
+    results = await _run(calls, on_answer=report)
+    cleared = [r.record.station_id for r in results if r.status == Outcome.SUCCESS]
+    if cleared:
+        await sync_to_async(installed.record_cleared, thread_sensitive=False)(
+            cleared, filters.as_dict()
+        )
+    return results
 
 
 # --- GetCompositeSchedule ----------------------------------------------------------------
@@ -255,6 +269,7 @@ async def clear_on_stations(
 class ScheduleResult(OperationResult):
     schedule: dict[str, Any] | None = None
     schedule_start: str | None = None
+    matches_preview: bool | None = None
 
 
 async def get_composite_schedule(
@@ -278,10 +293,18 @@ async def get_composite_schedule(
         "chargingRateUnit": charging_rate_unit,
     }
 
+    inputs = await sync_to_async(preview.inputs_for, thread_sensitive=False)(station)
+
     def keep_schedule(result: OperationResult) -> None:
         start = result.answer.get("scheduleStart")
         record.schedule = result.answer.get("chargingSchedule")
         record.schedule_start = parse_datetime(start) if start else None
+        if record.schedule is not None and record.schedule_start is not None:
+            ours = preview.compute(
+                inputs, connector_id, record.schedule_start, duration, charging_rate_unit
+            )
+            record.preview = ours.to_ocpp()
+            record.matches_preview = preview.agrees(record.schedule, ours)
         if result.status == Outcome.SUCCESS:
             logger.info("Composite schedule retrieved from %s", station_id)
             events.publish("schedule.received", station_id, connector_id=connector_id,
@@ -292,11 +315,12 @@ async def get_composite_schedule(
 
     [result] = await _run(
         [_Call(station, record, "GetCompositeSchedule", payload)],
-        extra_fields=["schedule", "schedule_start"],
+        extra_fields=["schedule", "schedule_start", "preview", "matches_preview"],
         on_answer=keep_schedule,
     )
     return ScheduleResult(
         **vars(result),
         schedule=record.schedule,
         schedule_start=result.answer.get("scheduleStart"),
+        matches_preview=record.matches_preview,
     )

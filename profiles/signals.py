@@ -9,6 +9,7 @@ from datetime import datetime
 from django.dispatch import receiver
 from django.utils import timezone
 
+from profiles import installed
 from profiles.models import (
     INTERRUPTED,
     ChargingProfileRecord,
@@ -17,6 +18,7 @@ from profiles.models import (
     Outcome,
 )
 from stations.presence import nodes_reaped
+from stations.signals import transaction_stopped
 
 logger = logging.getLogger(__name__)
 
@@ -34,3 +36,10 @@ def interrupt_orphaned_calls(
         )
         if count:
             logger.warning("%s pending %s rows marked interrupted", count, model.__name__)
+
+
+@receiver(transaction_stopped)
+def end_transaction_profiles(
+    sender, station_id: str, transaction_id: int, connector_id: int, **kwargs
+) -> None:
+    installed.drop_transaction_profiles(station_id, transaction_id, connector_id)

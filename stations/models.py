@@ -59,6 +59,16 @@ class Station(models.Model):
     configuration = models.JSONField(default=dict, blank=True)
     configuration_at = models.DateTimeField(null=True, blank=True)
 
+    # Set by the operator (admin): what the CSMS assumes where the station says nothing.
+    time_zone = models.CharField(
+        max_length=64, default="UTC", help_text="IANA time zone of the site (time-of-use hours)"
+    )
+    connector_max_power_w = models.FloatField(
+        default=22080.0, help_text="Rated power per connector (W), for schedule previews"
+    )
+    # The last chargingProfileId the CSMS allocated for this station (scenarios).
+    last_profile_id = models.PositiveIntegerField(default=0, editable=False)
+
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

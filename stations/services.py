@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from stations.models import Connector, Station, Transaction
+from stations.signals import transaction_stopped
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +144,10 @@ def stop_transaction(
     tx.stopped_at = parse_ocpp_datetime(timestamp)
     tx.stop_reason = reason or "Local"
     tx.save(update_fields=["meter_stop", "stopped_at", "stop_reason"])
+    transaction_stopped.send(
+        sender=Transaction, station_id=station_id, transaction_id=tx.pk,
+        connector_id=tx.connector_id,
+    )
     return tx
 
 

@@ -1,0 +1,117 @@
+"""The CSMS's record of what each station has installed, kept by OCPP 1.6's rules.
+
+An Accepted SetChargingProfile replaces an installed profile with the same id (on any
+connector) or with the same stackLevel and purpose on the same connector; a Rejected
+one changes nothing. An Accepted ClearChargingProfile removes what its filters match
+(by id alone when an id is given). A TxProfile ends with its transaction. Synchronous
+ORM code: call it through ``sync_to_async``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from profiles import scheduling
+from profiles.models import ChargingProfilePurpose, InstalledChargingProfile
+from stations.models import Station, Transaction
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A profile a station accepted: what the record must now hold."""
+
+    station_pk: int
+    connector_id: int
+    profile: dict[str, Any]
+    sent_pk: int | None = None
+    scenario: str = ""
+
+
+def _slot(connector_id: int, profile: dict[str, Any]) -> Q:
+    """The installed profiles the spec says ``profile`` replaces."""
+    return Q(charging_profile_id=profile["chargingProfileId"]) | Q(
+        connector_id=connector_id,
+        purpose=profile["chargingProfilePurpose"],
+        stack_level=profile["stackLevel"],
+    )
+
+
+def replaced_by(station: Station, connector_id: int, profile: dict[str, Any]) -> list:
+    """Installed profiles that sending ``profile`` on ``connector_id`` would replace."""
+    return list(
+        InstalledChargingProfile.objects.filter(_slot(connector_id, profile), station=station)
+    )
+
+
+def record_accepted(entries: Iterable[Accepted]) -> None:
+    with transaction.atomic():
+        for entry in entries:
+            profile = entry.profile
+            InstalledChargingProfile.objects.filter(
+                _slot(entry.connector_id, profile), station_id=entry.station_pk
+            ).delete()
+            valid_to = scheduling.parse_datetime(profile.get("validTo"))
+            InstalledChargingProfile.objects.create(
+                station_id=entry.station_pk,
+                connector_id=entry.connector_id,
+                charging_profile_id=profile["chargingProfileId"],
+                purpose=profile["chargingProfilePurpose"],
+                stack_level=profile["stackLevel"],
+                transaction_id=profile.get("transactionId"),
+                valid_to=valid_to,
+                profile=profile,
+                scenario=entry.scenario,
+                sent_id=entry.sent_pk,
+            )
+
+
+def record_cleared(station_pks: Iterable[int], filters: dict[str, Any]) -> int:
+    """Forget what an Accepted ClearChargingProfile removed; return how many."""
+    query = Q(station_id__in=list(station_pks))
+    if filters.get("profile_id") is not None:
+        query &= Q(charging_profile_id=filters["profile_id"])
+    else:
+        for name in ("connector_id", "purpose", "stack_level"):
+            if filters.get(name) is not None:
+                query &= Q(**{name: filters[name]})
+    deleted, _ = InstalledChargingProfile.objects.filter(query).delete()
+    return deleted
+
+
+def drop_transaction_profiles(station_id: str, transaction_id: int, connector_id: int) -> None:
+    """The station discards a TxProfile when its transaction ends; so does the record."""
+    InstalledChargingProfile.objects.filter(
+        Q(transaction_id=transaction_id) | Q(connector_id=connector_id),
+        station__station_id=station_id,
+        purpose=ChargingProfilePurpose.TX,
+    ).delete()
+
+
+def installed(station: Station) -> list[InstalledChargingProfile]:
+    return list(InstalledChargingProfile.objects.filter(station=station))
+
+
+def active_transactions(station: Station) -> dict[int, scheduling.ActiveTransaction]:
+    """Open transactions by connector, as the engine wants them."""
+    return {
+        tx.connector_id: scheduling.ActiveTransaction(tx.pk, tx.started_at)
+        for tx in Transaction.objects.filter(station=station, stopped_at__isnull=True)
+    }
+
+
+def engine_input(rows: Iterable[InstalledChargingProfile]) -> list[scheduling.InstalledProfile]:
+    """The record as the composite schedule engine takes it; expired ones left out."""
+    now = timezone.now()
+    return [
+        scheduling.InstalledProfile(
+            row.connector_id, scheduling.ChargingProfile.from_ocpp(row.profile), row.installed_at
+        )
+        for row in rows
+        if row.valid_to is None or row.valid_to > now
+    ]
