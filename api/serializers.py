@@ -369,3 +369,40 @@ class CandidatePreviewResponseSerializer(serializers.Serializer):
     problems = ValidationErrorItemSerializer(many=True)
     before = PreviewScheduleSerializer()
     after = PreviewScheduleSerializer(allow_null=True)
+
+
+class StationRegistrationSerializer(serializers.Serializer):
+    """Register a station before it connects (the ``known`` policy needs it)."""
+
+    station_id = serializers.RegexField(
+        r"^[A-Za-z0-9\-_.:]{1,48}$",
+        error_messages={"invalid": "1 to 48 letters, digits or -_.:"},
+    )
+    password = serializers.CharField(
+        required=False, min_length=16, max_length=40, write_only=True,
+        help_text="The station's AuthorizationKey (HTTP Basic password); stored hashed",
+    )
+    time_zone = serializers.CharField(default="UTC", max_length=64)
+    connector_max_power_w = serializers.FloatField(default=22080.0, min_value=1)
+
+    def validate_time_zone(self, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise serializers.ValidationError(f"unknown time zone {value!r}") from None
+        return value
+
+    def validate_station_id(self, value: str) -> str:
+        if Station.objects.filter(station_id=value).exists():
+            raise serializers.ValidationError(f"station {value} is registered already")
+        return value
+
+    def create(self, validated_data: dict) -> Station:
+        from stations.auth import hash_key
+
+        password = validated_data.pop("password", None)
+        return Station.objects.create(
+            **validated_data, authorization_key_hash=hash_key(password) if password else ""
+        )

@@ -24,6 +24,7 @@ from api.serializers import (
     CompositeScheduleResponseSerializer,
     LogQuerySerializer,
     StationLogSerializer,
+    StationRegistrationSerializer,
     StationSerializer,
     problems_error,
 )
@@ -186,6 +187,18 @@ class StationListView(generics.ListAPIView):
     @extend_schema(operation_id="list_stations", summary="List stations")
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="register_station",
+        summary="Register a station (and its AuthorizationKey)",
+        request=StationRegistrationSerializer,
+        responses={201: StationSerializer, 400: docs.BAD_REQUEST},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = StationRegistrationSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        station = serializer.save()
+        return Response(StationSerializer(station).data, status=201)
 
 
 @extend_schema(tags=["Stations"])

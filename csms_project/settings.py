@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CSMS_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -115,8 +116,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    # A file, not memory, so the live-server thread of the tests shares it.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_csms.sqlite3")}
+    # A file, not memory, so the live-server thread of the tests shares it; one per test
+    # process, so that two test runs on one machine never share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test_csms_{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -168,10 +170,41 @@ SIMULATOR_CSMS_URL = os.environ.get("SIMULATOR_CSMS_URL", "ws://127.0.0.1:9000")
 BULK_CONCURRENCY = env_int("BULK_CONCURRENCY", 200)
 
 # --- REST API ----------------------------------------------------------------------------
+# API keys are required unless CSMS_API_AUTH=off (a closed lab; a warning is logged).
+CSMS_API_AUTH = env_bool("CSMS_API_AUTH", True)
+# Requests per caller: per API key, and per client address for calls without a key.
+CSMS_THROTTLE_KEY_RATE = os.environ.get("CSMS_THROTTLE_KEY_RATE", "6000/min")
+CSMS_THROTTLE_ANON_RATE = os.environ.get("CSMS_THROTTLE_ANON_RATE", "120/min")
+
+# Stations: "known" accepts only registered stations with their password (HTTP Basic,
+# OCPP-J security profile 1); "auto" registers unknown ids on first connect (the demo).
+CSMS_STATION_AUTH = os.environ.get(
+    "CSMS_STATION_AUTH", "known" if CSMS_ENV == "production" else "auto"
+)
+if CSMS_STATION_AUTH not in {"known", "auto"}:
+    raise ImproperlyConfigured("CSMS_STATION_AUTH must be known or auto")
+# Largest OCPP frame accepted (bytes); a station sending more is disconnected.
+OCPP_MAX_FRAME_BYTES = env_int("OCPP_MAX_FRAME_BYTES", 65536)
+# CALLs a station may send: a sustained rate per second and a burst; a station that keeps
+# exceeding it for OCPP_FLOOD_DISCONNECT_AFTER frames is disconnected.
+OCPP_STATION_CALL_RATE = env_float("OCPP_STATION_CALL_RATE", 20.0)
+OCPP_STATION_CALL_BURST = env_int("OCPP_STATION_CALL_BURST", 100)
+OCPP_FLOOD_DISCONNECT_AFTER = env_int("OCPP_FLOOD_DISCONNECT_AFTER", 50)
+
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.authentication.HasRole"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttles.CallerRateThrottle"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
@@ -193,6 +226,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The docs page and the schema are public; every call they describe needs a key.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
     "ENUM_NAME_OVERRIDES": {
         "OperationStatusEnum": ["success", "rejected", "error"],
         "ClearStatusEnum": ["success", "unknown", "rejected", "error"],

@@ -8,8 +8,8 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from profiles.installed import replaced_by
 from profiles.models import ChargingProfilePurpose, InstalledChargingProfile
+from profiles.services import target_connector
 from profiles.validation import ProblemList, StationLimits, validate_profile
 from stations.models import Station, Transaction
 
@@ -25,26 +25,29 @@ def station_limits(station: Station) -> StationLimits:
 
 
 def problems_for(station: Station, connector_id: int, profile: Any) -> ProblemList:
-    """Every reason not to send ``profile`` to ``station`` on ``connector_id``."""
-    well_formed = isinstance(profile, dict) and all(
-        key in profile for key in ("chargingProfileId", "chargingProfilePurpose", "stackLevel")
-    )
+    """Every reason not to send ``profile`` to ``station`` on ``connector_id``.
+
+    At most two queries: the installed record (to count what would remain) and, for a
+    TxProfile only, the transaction it names.
+    """
     installed_count = active_id = None
     extra: ProblemList = []
-    if well_formed:
-        try:
-            replaced = {p.pk for p in replaced_by(station, connector_id, profile)}
-        except (TypeError, ValueError):
-            replaced = set()
-        installed_count = (
-            InstalledChargingProfile.objects.filter(station=station).exclude(pk__in=replaced)
-        ).count()
-        if connector_id > 0:
+    if isinstance(profile, dict) and all(isinstance(profile.get(k), int) for k in (
+            "chargingProfileId", "stackLevel")):
+        sent_on = target_connector(profile, connector_id)
+        rows = InstalledChargingProfile.objects.filter(station=station).values_list(
+            "charging_profile_id", "connector_id", "purpose", "stack_level")
+        slot = (sent_on, profile.get("chargingProfilePurpose"), profile["stackLevel"])
+        installed_count = sum(
+            1 for pid, *where in rows
+            if pid != profile["chargingProfileId"] and tuple(where) != slot
+        )
+        if profile.get("chargingProfilePurpose") == ChargingProfilePurpose.TX and connector_id:
             active = Transaction.objects.filter(
                 station=station, connector_id=connector_id, stopped_at__isnull=True
-            ).first()
-            active_id = active.pk if active is not None else None
-        extra = _transaction_problems(station, connector_id, profile, active_id)
+            ).values_list("pk", flat=True).first()
+            active_id = active
+            extra = _transaction_problems(station, connector_id, profile, active_id)
     problems = validate_profile(
         connector_id,
         profile,

@@ -42,13 +42,6 @@ def _slot(connector_id: int, profile: dict[str, Any]) -> Q:
     )
 
 
-def replaced_by(station: Station, connector_id: int, profile: dict[str, Any]) -> list:
-    """Installed profiles that sending ``profile`` on ``connector_id`` would replace."""
-    return list(
-        InstalledChargingProfile.objects.filter(_slot(connector_id, profile), station=station)
-    )
-
-
 def record_accepted(entries: Iterable[Accepted]) -> None:
     with transaction.atomic():
         for entry in entries:

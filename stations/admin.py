@@ -4,8 +4,10 @@ Stations are editable only where editing cannot falsify what a station said; the
 and transactions are read-only history.
 """
 
+from django import forms
 from django.contrib import admin
 
+from stations.auth import hash_key
 from stations.models import Connector, Station, StationLog, Transaction
 from stations.presence import is_connected
 
@@ -54,9 +56,22 @@ class SmartChargingFilter(admin.SimpleListFilter):
         return queryset
 
 
+class StationForm(forms.ModelForm):
+    new_authorization_key = forms.CharField(
+        required=False, min_length=16, max_length=40, widget=forms.PasswordInput,
+        help_text="Set the station's AuthorizationKey (HTTP Basic password); stored hashed. "
+                  "Leave empty to keep the current one.",
+    )
+
+    class Meta:
+        model = Station
+        fields = ["station_id", "time_zone", "connector_max_power_w"]
+
+
 @admin.register(Station)
 class StationAdmin(admin.ModelAdmin):
-    list_display = ["station_id", "is_connected", "vendor", "model", "smart_charging",
+    form = StationForm
+    list_display = ["station_id", "is_connected", "has_key", "vendor", "model", "smart_charging",
                     "number_of_connectors", "last_seen", "node"]
     list_filter = ["connected", "vendor", SmartChargingFilter]
     search_fields = ["station_id", "serial_number"]
@@ -68,6 +83,16 @@ class StationAdmin(admin.ModelAdmin):
         "charging_schedule_allowed_charging_rate_unit", "charging_schedule_max_periods",
         "max_charging_profiles_installed", "configuration", "configuration_at", "created_at",
     ]
+
+    def save_model(self, request, obj: Station, form, change: bool) -> None:
+        key = form.cleaned_data.get("new_authorization_key")
+        if key:
+            obj.authorization_key_hash = hash_key(key)
+        super().save_model(request, obj, form, change)
+
+    @admin.display(boolean=True, description="has a key")
+    def has_key(self, station: Station) -> bool:
+        return bool(station.authorization_key_hash)
 
     @admin.display(boolean=True, description="connected")
     def is_connected(self, station: Station) -> bool:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from ocpp.exceptions import OCPPError
 
-from stations import events, message_log, presence, registry, services
+from stations import auth, events, message_log, presence, registry, services
 from stations.central_system import CentralSystem
 from stations.gateway import (
     REPLY_EVENT,
@@ -58,12 +60,22 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self.central_system = None
         self._lost: asyncio.Future | None = None
         self._tasks: set[asyncio.Task] = set()
-        if SUBPROTOCOL not in self.scope.get("subprotocols", []):
-            logger.warning(
-                "%s refused: it did not offer the %s subprotocol", self.station_id, SUBPROTOCOL
-            )
-            await self.close()
+        if not auth.valid_station_id(self.station_id):
+            await self._refuse(400, "station ids are 1 to 48 letters, digits or -_.:")
             return
+        if SUBPROTOCOL not in self.scope.get("subprotocols", []):
+            logger.warning("%s refused: it did not offer %s", self.station_id, SUBPROTOCOL)
+            await self.close()  # 403, as OCPP-J servers answer a wrong subprotocol
+            return
+        verdict = await database_sync_to_async(auth.authorize)(
+            self.station_id, self.scope.get("headers", [])
+        )
+        if not verdict.allowed:
+            await self._refuse(401, verdict.reason)
+            return
+        self._tokens = float(settings.OCPP_STATION_CALL_BURST)
+        self._tokens_at = time.monotonic()
+        self._dropped = 0
 
         await presence.ensure_heartbeat()
         superseded = await database_sync_to_async(services.mark_connected)(
@@ -86,14 +98,57 @@ class OcppConsumer(AsyncWebsocketConsumer):
             logger.info("%s moved here; closing its connection on another node", self.station_id)
             await self.channel_layer.send(superseded, {"type": SUPERSEDED_EVENT})
 
+    async def _refuse(self, status: int, reason: str) -> None:
+        """Refuse the handshake with an HTTP status where the server allows it (uvicorn),
+        else with a plain refusal (403)."""
+        logger.warning("%s refused at handshake (%s): %s", self.station_id[:60], status, reason)
+        if "websocket.http.response" in self.scope.get("extensions", {}):
+            headers = [(b"content-type", b"text/plain")]
+            if status == 401:
+                headers.append((b"www-authenticate", b'Basic realm="OCPP"'))
+            await self.base_send({"type": "websocket.http.response.start", "status": status,
+                                  "headers": headers})
+            await self.base_send({"type": "websocket.http.response.body",
+                                  "body": reason.encode()})
+        else:
+            await self.close()
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.central_system is None:
             return
         if text_data is None:
             # OCPP-J frames are text; a binary frame is decoded if it can be.
             text_data = (bytes_data or b"").decode("utf-8", errors="replace")
+        if len(text_data) > settings.OCPP_MAX_FRAME_BYTES:
+            logger.warning("%s sent a %s-byte frame; disconnecting", self.station_id,
+                           len(text_data))
+            await self.close(code=1009)
+            return
+        if text_data.lstrip().startswith("[2") and not self._take_token():
+            return
         message_log.record(self.station_id, message_log.Source.OCPP_IN, text_data)
         self._connection.inbox.put_nowait(text_data)
+
+    def _take_token(self) -> bool:
+        """Whether this station may send another CALL now (a token bucket). A station
+        that keeps flooding is disconnected; others never notice."""
+        now = time.monotonic()
+        self._tokens = min(
+            float(settings.OCPP_STATION_CALL_BURST),
+            self._tokens + (now - self._tokens_at) * settings.OCPP_STATION_CALL_RATE,
+        )
+        self._tokens_at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            self._dropped = 0
+            return True
+        self._dropped += 1
+        if self._dropped == 1:
+            logger.warning("%s sends CALLs too fast; dropping them", self.station_id)
+        if self._dropped >= settings.OCPP_FLOOD_DISCONNECT_AFTER:
+            logger.warning("%s kept flooding; disconnecting", self.station_id)
+            self._spawn(self.close(code=1008), f"ocpp-flood-close-{self.station_id}")
+        return False
 
     async def disconnect(self, code: int) -> None:
         if self.central_system is None:

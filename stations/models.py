@@ -59,6 +59,9 @@ class Station(models.Model):
     configuration = models.JSONField(default=dict, blank=True)
     configuration_at = models.DateTimeField(null=True, blank=True)
 
+    # OCPP-J security profile 1: the salted hash of the station's AuthorizationKey.
+    authorization_key_hash = models.CharField(max_length=100, blank=True, editable=False)
+
     # Set by the operator (admin): what the CSMS assumes where the station says nothing.
     time_zone = models.CharField(
         max_length=64, default="UTC", help_text="IANA time zone of the site (time-of-use hours)"

@@ -42,8 +42,18 @@ def csms(asgi_server: LiveAsgiServer, transactional_db) -> LiveAsgiServer:
 
 
 @pytest.fixture
-async def api(csms: LiveAsgiServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=csms.http_url, timeout=30) as client:
+def operator_key(transactional_db) -> str:
+    from api.models import ApiKey
+
+    return ApiKey.generate("tests-operator", "operator")[1]
+
+
+@pytest.fixture
+async def api(csms: LiveAsgiServer, operator_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A REST client of the live CSMS, holding an operator key."""
+    async with httpx.AsyncClient(
+        base_url=csms.http_url, timeout=30, headers={"Authorization": f"Bearer {operator_key}"}
+    ) as client:
         yield client
 
 

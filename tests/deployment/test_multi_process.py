@@ -16,7 +16,7 @@ import redis
 from simulator.config import StationConfig
 from simulator.station import Station as SimulatedStation
 from tests.conftest import wait_until
-from tests.support.servers import FailoverProxy, ServerProcess, migrate
+from tests.support.servers import FailoverProxy, ServerProcess, auth_headers, create_key, migrate
 from tests.support.station import connected_station, unique_id
 
 pytestmark = pytest.mark.e2e
@@ -50,6 +50,7 @@ def shared_backends():
         "OCPP_CALL_TIMEOUT": "20",
     }
     migrate(env)
+    env["TEST_API_KEY"] = create_key(env)
     yield env
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -84,8 +85,10 @@ async def drive(api: httpx.AsyncClient, station_id: str) -> list[str]:
 
 async def test_two_processes_one_system(two_servers, shared_backends):
     a, b = two_servers
-    async with httpx.AsyncClient(base_url=a.http_url, timeout=30) as api_a, \
-            httpx.AsyncClient(base_url=b.http_url, timeout=30) as api_b:
+    async with httpx.AsyncClient(base_url=a.http_url, timeout=30, headers=auth_headers(
+            shared_backends["TEST_API_KEY"])) as api_a, \
+            httpx.AsyncClient(base_url=b.http_url, timeout=30, headers=auth_headers(
+            shared_backends["TEST_API_KEY"])) as api_b:
 
         # A station held by A is driven through B and through A.
         async with connected_station(a.ocpp_url) as station:
@@ -126,8 +129,10 @@ async def test_a_dead_process_is_released_and_its_stations_move(two_servers, sha
     ))
     await roaming.start()
     try:
-        async with httpx.AsyncClient(base_url=a.http_url, timeout=30) as api_a, \
-                httpx.AsyncClient(base_url=b.http_url, timeout=30) as api_b, \
+        async with httpx.AsyncClient(base_url=a.http_url, timeout=30, headers=auth_headers(
+            shared_backends["TEST_API_KEY"])) as api_a, \
+                httpx.AsyncClient(base_url=b.http_url, timeout=30, headers=auth_headers(
+            shared_backends["TEST_API_KEY"])) as api_b, \
                 connected_station(a.ocpp_url) as slow:
 
             async def roaming_on(api, expect_connected=True) -> bool:

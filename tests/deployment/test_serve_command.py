@@ -1,63 +1,46 @@
 """The README's server command, as a separate process with its own database: Daphne
-(the default) and uvicorn each serve HTTP on one port and OCPP on another."""
+(the default) and uvicorn each serve HTTP on one port and OCPP on another; the demo's
+key is created once and works, and nothing works without a key."""
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support.servers import ROOT, ServerProcess, auth_headers, migrate
 from tests.support.station import connected_station
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(params=["daphne", "uvicorn"])
 def served(request, tmp_path):
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "CSMS_VAR_DIR": str(tmp_path),
-    }
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    http_port, ocpp_port = free_port(), free_port()
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--http-port",
-         str(http_port), "--ocpp-port", str(ocpp_port), "--server", request.param],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{http_port}/stations", timeout=1)
-            break
-        except httpx.TransportError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError(process.communicate()[0]) from None
-            time.sleep(0.1)
-    yield http_port, ocpp_port
-    process.terminate()
-    process.wait(timeout=10)
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "CSMS_VAR_DIR": str(tmp_path)}
+    migrate(env)
+    server = ServerProcess(env, server=request.param)
+    server.start()
+    yield server
+    server.stop()
+
+
+def demo_key(server: ServerProcess) -> tuple[str, str]:
+    result = subprocess.run([sys.executable, "manage.py", "demo_api_key"], cwd=ROOT,
+                            env=server.env, check=True, capture_output=True, text=True)
+    return result.stdout, (ROOT / server.env["CSMS_VAR_DIR"] / "demo-api-key").read_text().strip()
 
 
 async def test_station_on_ocpp_port_is_driven_through_http_port(served):
-    http_port, ocpp_port = served
-    async with connected_station(f"ws://127.0.0.1:{ocpp_port}") as station, httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{http_port}"
+    printed, key = demo_key(served)
+    assert key in printed
+    assert f'curl -H "Authorization: Bearer {key}"' in printed
+    _, same_key = demo_key(served)
+    assert same_key == key, "the demo key is created once, not on every start"
+
+    async with connected_station(served.ocpp_url) as station, httpx.AsyncClient(
+        base_url=served.http_url, headers=auth_headers(key)
     ) as api:
         body = (
             await api.post(
@@ -79,6 +62,8 @@ async def test_station_on_ocpp_port_is_driven_through_http_port(served):
         ).json()
         assert body["status"] == "success"
         assert body["connector_id"] == 0
+        anonymous = await httpx.AsyncClient().get(f"{served.http_url}/stations")
+        assert anonymous.status_code == 401
         # The docs page and its assets come from this server, not the internet.
         docs = await api.get("/docs")
         assert docs.status_code == 200

@@ -148,10 +148,11 @@ async def test_bulk_clear(csms, api):
     assert response.status_code == 400
 
 
-async def test_events_stream_station_and_profile_events(csms, api):
+async def test_events_stream_station_and_profile_events(csms, api, operator_key):
     station_id = unique_id("EV")
     async with websockets.connect(
-        f"ws://127.0.0.1:{csms.port}/ws/events?station_id={station_id}"
+        f"ws://127.0.0.1:{csms.port}/ws/events?station_id={station_id}",
+        additional_headers={"Authorization": f"Bearer {operator_key}"},
     ) as events:
         async with connected_station(csms.ws_url, station_id) as station:
             station.status["SetChargingProfile"] = "Rejected"
@@ -171,9 +172,9 @@ async def test_events_stream_station_and_profile_events(csms, api):
     assert rejected["profile_id"] == 900
 
 
-async def test_events_filter_by_kind(csms, api):
+async def test_events_filter_by_kind(csms, api, operator_key):
     async with websockets.connect(
-        f"ws://127.0.0.1:{csms.port}/ws/events?events=profile.accepted"
+        f"ws://127.0.0.1:{csms.port}/ws/events?events=profile.accepted&api_key={operator_key}"
     ) as events, connected_station(csms.ws_url) as station:
         await api.post(f"/stations/{station.id}/charging_profile",
                        json={"connector_id": 1, "profile": SHED})
@@ -181,3 +182,10 @@ async def test_events_filter_by_kind(csms, api):
         assert event["event"] == "profile.accepted"
         assert event["station_id"] == station.id
         assert event["connector_id"] == 0
+
+
+async def test_events_need_a_key(csms):
+    with pytest.raises(websockets.InvalidStatus):
+        await websockets.connect(f"ws://127.0.0.1:{csms.port}/ws/events")
+    with pytest.raises(websockets.InvalidStatus):
+        await websockets.connect(f"ws://127.0.0.1:{csms.port}/ws/events?api_key=csms_00_bad")

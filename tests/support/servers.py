@@ -25,8 +25,22 @@ def free_port() -> int:
 
 
 def migrate(env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env,
-                   check=True)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT,
+                   env={**os.environ, **env}, check=True)
+
+
+def create_key(env: dict[str, str], role: str = "operator") -> str:
+    """An API key in the database ``env`` points at, made the way an operator would."""
+    name = f"tests-{role}-{os.urandom(4).hex()}"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "create_api_key", name, "--role", role, "--quiet"],
+        cwd=ROOT, env={**os.environ, **env}, check=True, capture_output=True, text=True,
+    )
+    return result.stdout.strip()
+
+
+def auth_headers(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
 
 
 class ServerProcess:
@@ -57,7 +71,7 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                httpx.get(f"{self.http_url}/stations", timeout=1)
+                httpx.get(f"{self.http_url}/docs", timeout=1)
                 return
             except httpx.TransportError:
                 if time.monotonic() > deadline or self.process.poll() is not None:

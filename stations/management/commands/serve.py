@@ -73,6 +73,7 @@ class Command(BaseCommand):
             ping_interval=settings.WEBSOCKET_PING_INTERVAL,
             ping_timeout=settings.WEBSOCKET_PING_TIMEOUT,
             verbosity=0,
+            websocket_max_message_size=settings.OCPP_MAX_FRAME_BYTES,
         ).run()
 
     def _serve_uvicorn(self, host: str, ports: list[int]) -> None:
@@ -92,6 +93,7 @@ class Command(BaseCommand):
             log_level="warning",
             ws="websockets-sansio",
             ws_per_message_deflate=False,  # costs memory per connection; chargers rarely use it
+            ws_max_size=settings.OCPP_MAX_FRAME_BYTES,
             ws_ping_interval=settings.WEBSOCKET_PING_INTERVAL,
             ws_ping_timeout=settings.WEBSOCKET_PING_TIMEOUT,
         )

@@ -4,8 +4,8 @@
 
 from django.urls import re_path
 
+from api.events_consumer import EventsConsumer
 from stations.consumer import OcppConsumer
-from stations.events_consumer import EventsConsumer
 
 STATION_ID = r"(?P<station_id>[^/]{1,48})"
 

@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
+from api.authentication import lookup, secret_from
 from stations.events import GROUP
+
+logger = logging.getLogger(__name__)
 
 
 def _csv(query: dict[str, list[str]], name: str) -> frozenset[str]:
@@ -16,12 +22,25 @@ def _csv(query: dict[str, list[str]], name: str) -> frozenset[str]:
 
 
 class EventsConsumer(AsyncJsonWebsocketConsumer):
+    """Authenticated like the REST API: an API key (any role) in ``Authorization: Bearer``,
+    ``X-API-Key``, or, for browsers that cannot set headers, ``?api_key=``."""
+
     async def connect(self) -> None:
         query = parse_qs(self.scope.get("query_string", b"").decode())
+        if settings.CSMS_API_AUTH and not await self._authorized(query):
+            logger.warning("Event stream refused: missing or invalid API key")
+            await self.close()
+            return
         self.station_filter = _csv(query, "station_id")
         self.event_filter = _csv(query, "events")
         await self.channel_layer.group_add(GROUP, self.channel_name)
         await self.accept()
+
+    async def _authorized(self, query: dict[str, list[str]]) -> bool:
+        headers = {k.decode("latin-1"): v.decode("latin-1")
+                   for k, v in self.scope.get("headers", [])}
+        secret = secret_from(headers) or (query.get("api_key") or [None])[0]
+        return bool(secret) and await database_sync_to_async(lookup)(secret) is not None
 
     async def disconnect(self, code: int) -> None:
         await self.channel_layer.group_discard(GROUP, self.channel_name)
