@@ -406,3 +406,16 @@ class StationRegistrationSerializer(serializers.Serializer):
         return Station.objects.create(
             **validated_data, authorization_key_hash=hash_key(password) if password else ""
         )
+
+
+class LoopLagSerializer(serializers.Serializer):
+    last_ms = serializers.FloatField(allow_null=True)
+    mean_ms = serializers.FloatField(allow_null=True)
+    max_ms = serializers.FloatField(allow_null=True)
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    node = serializers.CharField(help_text="This server process")
+    stations_held = serializers.IntegerField(help_text="Stations connected to this process")
+    event_loop_lag = LoopLagSerializer(help_text="How late the event loop runs (last minute)")

@@ -12,6 +12,7 @@ from api.simulator_views import SimulatedEvView, SimulatedStationsView, Simulate
 
 urlpatterns = [
     path("", include("api.history_urls")),
+    path("health", views.HealthView.as_view(), name="health"),
     path("stations", views.StationListView.as_view(), name="station-list"),
     path("stations/<str:station_id>", views.StationDetailView.as_view(), name="station-detail"),
     path(

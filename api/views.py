@@ -22,6 +22,7 @@ from api.serializers import (
     ClearResponseSerializer,
     CompositeScheduleQuerySerializer,
     CompositeScheduleResponseSerializer,
+    HealthSerializer,
     LogQuerySerializer,
     StationLogSerializer,
     StationRegistrationSerializer,
@@ -30,8 +31,9 @@ from api.serializers import (
 )
 from profiles import checks, services
 from profiles.models import Outcome
-from stations import message_log, presence
+from stations import loop_monitor, message_log, presence, registry
 from stations.models import Station, StationLog
+from stations.node import NODE_ID
 
 
 async def smart_charging_station(station_id: str) -> Station:
@@ -241,3 +243,26 @@ class StationLogsView(APIView):
         rows.reverse()
         return Response(StationLogSerializer(rows, many=True).data)
 
+
+
+class HealthView(APIView):
+    """For load balancers and monitoring: public, and it names no station."""
+
+    permission_classes: list = []
+    authentication_classes: list = []
+    throttle_classes: list = []
+
+    @extend_schema(
+        operation_id="health",
+        summary="Liveness and event-loop lag of this server process",
+        responses={200: HealthSerializer},
+        tags=["Operations"],
+    )
+    async def get(self, request: Request) -> Response:
+        loop_monitor.ensure_running()
+        return Response({
+            "status": "ok",
+            "node": NODE_ID,
+            "stations_held": len(registry.connected_ids()),
+            "event_loop_lag": loop_monitor.summary(),
+        })

@@ -121,7 +121,10 @@ async def send_test_profile(station: Station, params: dict[str, Any]) -> Scenari
     generated, replaces = await sync_to_async(prepare, thread_sensitive=False)(station, params)
     logger.info("Generated %s profile: %s", generated.scenario,
                 generated.profile["chargingProfileId"])
+    # The connector the request named is kept in the history; a ChargePointMaxProfile
+    # still goes to connector 0 (services.target_connector).
+    requested = params.get("connector_id", generated.connector_id)
     sent = await services.send_charging_profile(
-        station, generated.connector_id, generated.profile, scenario=generated.scenario
+        station, requested, generated.profile, scenario=generated.scenario
     )
     return ScenarioResult(generated, sent, replaces)

@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="HTTP Basic auth password (user = station id)")
     p.add_argument("--auto-session", action="store_true",
                    help="plug an EV into connector 1 a few seconds after start")
+    p.add_argument("--answer-delay", type=float, default=0.0, metavar="SECONDS",
+                   help="answer SetChargingProfile only after this long (a slow charger)")
+    p.add_argument("--slow-share", type=float, default=1.0, metavar="FRACTION",
+                   help="share of the stations that are slow (with --answer-delay)")
+    p.add_argument("--first", type=int, default=1, help="number of the first station id")
     p.add_argument("--log-level", default="INFO",
                    choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return p
@@ -71,6 +76,7 @@ def configs_from_args(args: Mapping[str, Any]) -> list[StationConfig]:
         args["url"],
         args["count"],
         args["prefix"],
+        args.get("first", 1),
         connectors=args["connectors"],
         max_power_w=args["max_power_w"],
         phases=args["phases"],
@@ -86,6 +92,9 @@ def configs_from_args(args: Mapping[str, Any]) -> list[StationConfig]:
                 energy_wh=20_000.0,
                 ev_max_w=min(11_000.0, args["max_power_w"]),
             ))
+    slow = round(args.get("slow_share", 1.0) * len(configs))
+    for cfg in configs[:slow]:
+        cfg.answer_delay_s = args.get("answer_delay", 0.0) or 0.0
     return configs
 
 

@@ -63,6 +63,8 @@ class StationConfig:
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 30.0
     ping_interval: float | None = 20.0
+    # A slow charger: seconds it takes to answer SetChargingProfile (benchmarks, tests).
+    answer_delay_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.connectors < 1:

@@ -702,9 +702,11 @@ class Station(ChargePoint):
         return decision.status
 
     @on(Action.set_charging_profile)
-    def on_set_charging_profile(
+    async def on_set_charging_profile(
         self, connector_id: int, cs_charging_profiles: dict[str, Any], **_: Any
     ) -> call_result.SetChargingProfile:
+        if self.config.answer_delay_s > 0:
+            await asyncio.sleep(self.config.answer_delay_s)
         profile = _camel_json(cs_charging_profiles)
         status = self._install(connector_id, profile, "SetChargingProfile")
         return call_result.SetChargingProfile(status=status)

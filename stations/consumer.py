@@ -19,7 +19,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from ocpp.exceptions import OCPPError
 
-from stations import auth, events, message_log, presence, registry, services
+from stations import auth, events, loop_monitor, message_log, presence, registry, services
 from stations.central_system import CentralSystem
 from stations.gateway import (
     REPLY_EVENT,
@@ -78,6 +78,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self._dropped = 0
 
         await presence.ensure_heartbeat()
+        loop_monitor.ensure_running()
         superseded = await database_sync_to_async(services.mark_connected)(
             self.station_id, NODE_ID, self.channel_name
         )

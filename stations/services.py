@@ -117,9 +117,15 @@ def start_transaction(
         station = Station.objects.only("id").get(station_id=station_id)
         # A station that starts a new transaction on a connector has ended the old one,
         # even if its StopTransaction was lost.
-        Transaction.objects.filter(
+        for old in Transaction.objects.filter(
             station=station, connector_id=connector_id, stopped_at__isnull=True
-        ).update(stopped_at=timezone.now(), stop_reason="Superseded")
+        ):
+            old.stopped_at, old.stop_reason = timezone.now(), "Superseded"
+            old.save(update_fields=["stopped_at", "stop_reason"])
+            transaction_stopped.send(
+                sender=Transaction, station_id=station_id, transaction_id=old.pk,
+                connector_id=connector_id,
+            )
         return Transaction.objects.create(
             station=station,
             connector_id=connector_id,
