@@ -51,14 +51,20 @@ def lookup(secret: str) -> ApiKey | None:
     key = ApiKey.objects.filter(prefix=prefix, revoked=False).first()
     if key is not None and not key.matches(secret):
         key = None
-    if key is not None and (key.last_used_at is None or
+    if key is None:
+        return None
+    if (key.last_used_at is None or
                             (timezone.now() - key.last_used_at).total_seconds() > 60):
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
-    if key is not None:
-        if len(_cache) >= CACHE_SIZE:
-            _cache.clear()
-        _cache[secret] = (now + CACHE_SECONDS, key)
+    if len(_cache) >= CACHE_SIZE:
+        _cache.clear()
+    _cache[secret] = (now + CACHE_SECONDS, key)
     return key
+
+
+def is_cached(secret: str) -> bool:
+    cached = _cache.get(secret)
+    return cached is not None and cached[0] > time.monotonic()
 
 
 def secret_from(headers: Any) -> str | None:

@@ -6,12 +6,12 @@ outcome), concurrently within ``BULK_CONCURRENCY``; the answer lists every stati
 
 from __future__ import annotations
 
-from adrf.views import APIView
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api import docs
+from api.base import AsyncAPIView
 from api.serializers import (
     BulkClearQuerySerializer,
     BulkClearResponseSerializer,
@@ -48,7 +48,7 @@ def _summary(results: list[dict]) -> dict:
     return {"total": len(results), "succeeded": succeeded, "failed": len(results) - succeeded}
 
 
-class BulkChargingProfileView(APIView):
+class BulkChargingProfileView(AsyncAPIView):
     @extend_schema(
         operation_id="send_charging_profile_bulk",
         summary="Send a charging profile to many stations",

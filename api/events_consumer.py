@@ -7,11 +7,11 @@ import logging
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from api.authentication import lookup, secret_from
+from stations import db
 from stations.events import GROUP
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         headers = {k.decode("latin-1"): v.decode("latin-1")
                    for k, v in self.scope.get("headers", [])}
         secret = secret_from(headers) or (query.get("api_key") or [None])[0]
-        return bool(secret) and await database_sync_to_async(lookup)(secret) is not None
+        return bool(secret) and await db.run(lookup, secret) is not None
 
     async def disconnect(self, code: int) -> None:
         await self.channel_layer.group_discard(GROUP, self.channel_name)

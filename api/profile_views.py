@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from adrf.views import APIView
-from asgiref.sync import sync_to_async
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api import docs
+from api.base import AsyncAPIView
 from api.errors import BadRequest, StationNotFound
 from api.serializers import (
     CandidatePreviewResponseSerializer,
@@ -28,10 +27,11 @@ from api.views import send_message, smart_charging_station
 from profiles import checks, installed, preview, scheduling, services
 from profiles.models import ChargingProfilePurpose, Outcome
 from profiles.scenario_service import ScenarioRefused, send_test_profile
+from stations import db
 from stations.models import Station
 
 
-class TestProfilesView(APIView):
+class TestProfilesView(AsyncAPIView):
     @extend_schema(
         operation_id="send_test_profile",
         summary="Generate and send a scenario profile",
@@ -78,7 +78,7 @@ class TestProfilesView(APIView):
 
 
 async def _known_station(station_id: str) -> Station:
-    station = await Station.objects.filter(station_id=station_id).afirst()
+    station = await db.run(Station.objects.filter(station_id=station_id).first)
     if station is None:
         raise StationNotFound(station_id, connected_required=False)
     return station
@@ -105,7 +105,7 @@ def _installed_listing(station: Station) -> dict:
     }
 
 
-class InstalledProfilesView(APIView):
+class InstalledProfilesView(AsyncAPIView):
     @extend_schema(
         operation_id="installed_charging_profiles",
         summary="Profiles the station has installed (the CSMS's record)",
@@ -115,10 +115,10 @@ class InstalledProfilesView(APIView):
     )
     async def get(self, request: Request, station_id: str) -> Response:
         station = await _known_station(station_id)
-        return Response(await sync_to_async(_installed_listing)(station))
+        return Response(await db.run(_installed_listing, station))
 
 
-class ResyncView(APIView):
+class ResyncView(AsyncAPIView):
     @extend_schema(
         operation_id="resync_charging_profiles",
         summary="Send the CSMS's record of installed profiles to the station again",
@@ -129,7 +129,7 @@ class ResyncView(APIView):
     )
     async def post(self, request: Request, station_id: str) -> Response:
         station = await smart_charging_station(station_id)
-        rows = await sync_to_async(installed.installed)(station)
+        rows = await db.run(installed.installed, station)
         results = []
         for row in rows:
             if row.expired or row.purpose == ChargingProfilePurpose.TX:
@@ -165,7 +165,7 @@ def _schedule_view(schedule: scheduling.CompositeSchedule, ev_max_w: float | Non
     }
 
 
-class SchedulePreviewView(APIView):
+class SchedulePreviewView(AsyncAPIView):
     """The composite schedule the CSMS expects, from its record: nothing is sent."""
 
     @extend_schema(
@@ -181,7 +181,7 @@ class SchedulePreviewView(APIView):
         query.is_valid(raise_exception=True)
         params = query.validated_data
         station = await _known_station(station_id)
-        inputs = await sync_to_async(preview.inputs_for)(station)
+        inputs = await db.run(preview.inputs_for, station)
         schedule = preview.compute(inputs, params["connector_id"], _now(), params["duration"],
                                    params["charging_rate_unit"])
         return Response({
@@ -213,7 +213,7 @@ class SchedulePreviewView(APIView):
         station = await _known_station(station_id)
         connector_id, profile = data["connector_id"], data["profile"]
         problems = await checks.aproblems_for(station, connector_id, profile)
-        inputs = await sync_to_async(preview.inputs_for)(station)
+        inputs = await db.run(preview.inputs_for, station)
         now, duration, unit = _now(), data["duration"], data["charging_rate_unit"]
         ev, energy = data.get("ev_max_power_w"), data.get("energy_wh")
         before = preview.compute(inputs, connector_id, now, duration, unit)

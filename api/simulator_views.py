@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from adrf.views import APIView
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -10,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api import docs
+from api.base import AsyncAPIView
 from api.simulator_serializers import (
     PlugInResultSerializer,
     PlugInSerializer,
@@ -51,7 +51,7 @@ def _hosted(station_id: str):
     return station
 
 
-class SimulatedStationsView(APIView):
+class SimulatedStationsView(AsyncAPIView):
     @extend_schema(
         operation_id="start_simulated_stations",
         summary="Start simulated stations",
@@ -99,7 +99,7 @@ class SimulatedStationsView(APIView):
         return Response([describe(s) for s in simulation.stations()])
 
 
-class SimulatedStationView(APIView):
+class SimulatedStationView(AsyncAPIView):
     @extend_schema(
         operation_id="get_simulated_station",
         summary="One simulated station",
@@ -121,7 +121,7 @@ class SimulatedStationView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class SimulatedEvView(APIView):
+class SimulatedEvView(AsyncAPIView):
     """An EV plugging in (POST) or leaving (DELETE) a simulated station's connector."""
 
     @extend_schema(

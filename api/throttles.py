@@ -4,13 +4,20 @@ Retry-After. Rates are settings: CSMS_THROTTLE_KEY_RATE and CSMS_THROTTLE_ANON_R
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.cache import caches
 from rest_framework.throttling import SimpleRateThrottle
 
 from api.authentication import role_of
 
 
 class CallerRateThrottle(SimpleRateThrottle):
-    """One budget per caller: a key's own, or the client address's when it has none."""
+    """One budget per caller: a key's own, or the client address's when it has none.
+
+    Counted in this process's memory (the ``throttle`` cache), so checking costs no
+    network round trip; with several server processes each has its own budget.
+    """
+
+    cache = caches["throttle"]
 
     def __init__(self) -> None:  # the rate is chosen per request, not per class
         pass

@@ -7,13 +7,13 @@ station holds no thread, so a slow station never delays requests to the others.
 
 from __future__ import annotations
 
-from adrf.views import APIView
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api import docs
+from api.base import AsyncAPIView
 from api.errors import SmartChargingNotSupported, StationNotFound
 from api.serializers import (
     ChargingProfileRequestSerializer,
@@ -31,7 +31,7 @@ from api.serializers import (
 )
 from profiles import checks, services
 from profiles.models import Outcome
-from stations import loop_monitor, message_log, presence, registry
+from stations import db, loop_monitor, message_log, presence, registry
 from stations.models import Station, StationLog
 from stations.node import NODE_ID
 
@@ -74,7 +74,7 @@ CLEAR_MESSAGES = {
 }
 
 
-class ChargingProfileView(APIView):
+class ChargingProfileView(AsyncAPIView):
     """Send (POST) or clear (DELETE) charging profiles on one station."""
 
     @extend_schema(
@@ -140,7 +140,7 @@ class ChargingProfileView(APIView):
         )
 
 
-class CompositeScheduleView(APIView):
+class CompositeScheduleView(AsyncAPIView):
     @extend_schema(
         operation_id="get_composite_schedule",
         summary="Get the composite schedule",
@@ -223,7 +223,7 @@ class StationDetailView(generics.RetrieveAPIView):
         return station
 
 
-class StationLogsView(APIView):
+class StationLogsView(AsyncAPIView):
     @extend_schema(
         operation_id="station_logs",
         summary="A station's log",
@@ -235,17 +235,17 @@ class StationLogsView(APIView):
     async def get(self, request: Request, station_id: str) -> Response:
         query = LogQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        if not await Station.objects.filter(station_id=station_id).aexists():
+        if not await db.run(Station.objects.filter(station_id=station_id).exists):
             raise StationNotFound(station_id, connected_required=False)
         await message_log.flush()
         latest = StationLog.objects.filter(station_id=station_id).order_by("-timestamp", "-id")
-        rows = [row async for row in latest[: query.validated_data["limit"]]]
+        rows = await db.run(list, latest[: query.validated_data["limit"]])
         rows.reverse()
         return Response(StationLogSerializer(rows, many=True).data)
 
 
 
-class HealthView(APIView):
+class HealthView(AsyncAPIView):
     """For load balancers and monitoring: public, and it names no station."""
 
     permission_classes: list = []

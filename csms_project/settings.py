@@ -121,6 +121,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test_csms_{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Threads (and so connections) per process for ORM calls made from async code; with
+# SQLite there is always one (see stations/db.py).
+DB_THREADS = env_int("DB_THREADS", 8)
 
 # --- Channel layer -----------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -191,11 +194,16 @@ OCPP_STATION_CALL_RATE = env_float("OCPP_STATION_CALL_RATE", 20.0)
 OCPP_STATION_CALL_BURST = env_int("OCPP_STATION_CALL_BURST", 100)
 OCPP_FLOOD_DISCONNECT_AFTER = env_int("OCPP_FLOOD_DISCONNECT_AFTER", 50)
 
-if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": REDIS_URL}}
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    ),
+    # Rate-limit counters: per process, in memory, so no request waits on the network.
+    "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                 "LOCATION": "throttle"},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

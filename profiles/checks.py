@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from asgiref.sync import sync_to_async
-
 from profiles.models import ChargingProfilePurpose, InstalledChargingProfile
 from profiles.services import target_connector
 from profiles.validation import ProblemList, StationLimits, validate_profile
+from stations import db
 from stations.models import Station, Transaction
 
 
@@ -81,6 +80,4 @@ def _transaction_problems(
 
 
 async def aproblems_for(station: Station, connector_id: int, profile: Any) -> ProblemList:
-    return await sync_to_async(problems_for, thread_sensitive=False)(
-        station, connector_id, profile
-    )
+    return await db.run(problems_for, station, connector_id, profile)

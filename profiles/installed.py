@@ -4,7 +4,7 @@ An Accepted SetChargingProfile replaces an installed profile with the same id (o
 connector) or with the same stackLevel and purpose on the same connector; a Rejected
 one changes nothing. An Accepted ClearChargingProfile removes what its filters match
 (by id alone when an id is given). A TxProfile ends with its transaction. Synchronous
-ORM code: call it through ``sync_to_async``.
+ORM code: call it through ``stations.db.run``.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _slot(connector_id: int, profile: dict[str, Any]) -> Q:
 
 
 def record_accepted(entries: Iterable[Accepted]) -> None:
-    with transaction.atomic():
+    with transaction.atomic():  # a savepoint when called inside the completing transaction
         for entry in entries:
             profile = entry.profile
             InstalledChargingProfile.objects.filter(

@@ -8,7 +8,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -16,6 +15,7 @@ from django.utils import timezone
 from profiles import checks, scenarios, services
 from profiles.models import ChargingProfileRecord, InstalledChargingProfile
 from profiles.validation import ProblemList
+from stations import db
 from stations.models import Station, Transaction
 
 logger = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def prepare(station: Station, params: dict[str, Any]) -> tuple[
 async def send_test_profile(station: Station, params: dict[str, Any]) -> ScenarioResult:
     logger.info("API: Generating test profile '%s' for %s", params.get("scenario"),
                 station.station_id)
-    generated, replaces = await sync_to_async(prepare, thread_sensitive=False)(station, params)
+    generated, replaces = await db.run(prepare, station, params)
     logger.info("Generated %s profile: %s", generated.scenario,
                 generated.profile["chargingProfileId"])
     # The connector the request named is kept in the history; a ChargePointMaxProfile

@@ -10,13 +10,14 @@ written in one statement per step whatever the number of stations.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -29,7 +30,7 @@ from profiles.models import (
     OcppOperation,
     Outcome,
 )
-from stations import events, gateway
+from stations import db, events, gateway
 from stations.models import Station
 from stations.node import NODE_ID
 
@@ -90,14 +91,30 @@ async def _call_one(call: _Call, limit: asyncio.Semaphore) -> OperationResult:
     return result
 
 
+def _complete(model, records: list, fields: Sequence[str], then=None) -> None:
+    """Complete the history rows, and record what follows from them, in one transaction."""
+    with transaction.atomic():
+        model.objects.bulk_update(records, fields, batch_size=BATCH)
+        if then is not None:
+            then()
+
+
 async def _run(
-    calls: Sequence[_Call], *, extra_fields: Sequence[str] = (), on_answer=None
+    calls: Sequence[_Call],
+    *,
+    extra_fields: Sequence[str] = (),
+    on_answer: Callable[[OperationResult], None] | None = None,
+    then: Callable[[list[OperationResult]], Callable[[], None] | None] | None = None,
 ) -> list[OperationResult]:
-    """Write the pending rows, make the calls (bounded concurrency), complete the rows."""
+    """Write the pending rows, make the calls (bounded concurrency), complete the rows.
+
+    ``then(results)`` may return a function that runs in the completing transaction
+    (the installed-profile record), so one operation costs two database writes.
+    """
     if not calls:
         return []
     model = type(calls[0].record)
-    await model.objects.abulk_create([c.record for c in calls], batch_size=BATCH)
+    await db.run(model.objects.bulk_create, [c.record for c in calls], batch_size=BATCH)
     limit = asyncio.Semaphore(settings.BULK_CONCURRENCY)
     try:
         results = await asyncio.gather(*(_call_one(c, limit) for c in calls))
@@ -107,13 +124,14 @@ async def _run(
         unfinished = [c.record for c in calls if c.record.outcome == Outcome.PENDING]
         for record in unfinished:
             record.outcome, record.error, record.answered_at = Outcome.ERROR, CANCELLED, now
-        await model.objects.abulk_update(unfinished, _COMPLETED_FIELDS, batch_size=BATCH)
+        await db.run(_complete, model, unfinished, _COMPLETED_FIELDS)
         raise
     if on_answer is not None:
         for result in results:
             on_answer(result)
-    await model.objects.abulk_update(
-        [r.record for r in results], [*_COMPLETED_FIELDS, *extra_fields], batch_size=BATCH
+    await db.run(
+        _complete, model, [r.record for r in results], [*_COMPLETED_FIELDS, *extra_fields],
+        then(results) if then is not None else None,
     )
     return results
 
@@ -193,13 +211,14 @@ async def send_charging_profiles(
         events.publish(kind, station_id, profile_id=profile_id, connector_id=sent_on,
                        ocpp_status=result.ocpp_status, error=result.error)
 
-    results = await _run(calls, on_answer=report)
-    accepted = [
-        installed.Accepted(r.record.station_id, sent_on, profile, r.record.pk, scenario)
-        for r in results if r.status == Outcome.SUCCESS
-    ]
-    if accepted:
-        await sync_to_async(installed.record_accepted, thread_sensitive=False)(accepted)
+    def record_installed(results: list[OperationResult]):
+        accepted = [
+            installed.Accepted(r.record.station_id, sent_on, profile, r.record.pk, scenario)
+            for r in results if r.status == Outcome.SUCCESS
+        ]
+        return functools.partial(installed.record_accepted, accepted) if accepted else None
+
+    results = await _run(calls, on_answer=report, then=record_installed)
     return [SendResult(**vars(r), connector_id=sent_on, profile_id=profile_id) for r in results]
 
 
@@ -253,13 +272,13 @@ async def clear_on_stations(
                        ocpp_status=result.ocpp_status, error=result.error,
                        filters=filters.as_dict())
 
-    results = await _run(calls, on_answer=report)
-    cleared = [r.record.station_id for r in results if r.status == Outcome.SUCCESS]
-    if cleared:
-        await sync_to_async(installed.record_cleared, thread_sensitive=False)(
-            cleared, filters.as_dict()
-        )
-    return results
+    def forget_cleared(results: list[OperationResult]):
+        cleared = [r.record.station_id for r in results if r.status == Outcome.SUCCESS]
+        if not cleared:
+            return None
+        return functools.partial(installed.record_cleared, cleared, filters.as_dict())
+
+    return await _run(calls, on_answer=report, then=forget_cleared)
 
 
 # --- GetCompositeSchedule ----------------------------------------------------------------
@@ -293,7 +312,7 @@ async def get_composite_schedule(
         "chargingRateUnit": charging_rate_unit,
     }
 
-    inputs = await sync_to_async(preview.inputs_for, thread_sensitive=False)(station)
+    inputs = await db.run(preview.inputs_for, station)
 
     def keep_schedule(result: OperationResult) -> None:
         start = result.answer.get("scheduleStart")

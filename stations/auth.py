@@ -70,7 +70,7 @@ class Verdict:
 
 
 def authorize(station_id: str, headers: list[tuple[bytes, bytes]]) -> Verdict:
-    """Decide a handshake (synchronous ORM; call through database_sync_to_async)."""
+    """Decide a handshake (synchronous ORM; call through stations.db.run)."""
     credentials = basic_credentials(headers)
     password = None
     if credentials is not None:

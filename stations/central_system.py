@@ -13,7 +13,6 @@ import logging
 import uuid
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 from ocpp.exceptions import InternalError, OCPPError
@@ -27,7 +26,7 @@ from ocpp.v16.enums import (
     RegistrationStatus,
 )
 
-from stations import events, services
+from stations import db, events, services
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +84,7 @@ class CentralSystem(ChargePoint):
         except (TimeoutError, OCPPError) as exc:
             logger.warning("%s: GetConfiguration failed: %r", self.id, exc)
             return
-        await database_sync_to_async(services.store_configuration)(
+        await db.run(services.store_configuration,
             self.id, answer.get("configurationKey", []), answer.get("unknownKey", [])
         )
         logger.info("%s: configuration stored", self.id)
@@ -128,7 +127,7 @@ class CentralSystem(ChargePoint):
     async def on_boot_notification(
         self, charge_point_vendor: str, charge_point_model: str, **kwargs: Any
     ) -> call_result.BootNotification:
-        await database_sync_to_async(services.record_boot)(
+        await db.run(services.record_boot,
             self.id,
             charge_point_vendor,
             charge_point_model,
@@ -148,14 +147,14 @@ class CentralSystem(ChargePoint):
 
     @on(Action.heartbeat)
     async def on_heartbeat(self) -> call_result.Heartbeat:
-        await database_sync_to_async(services.touch)(self.id)
+        await db.run(services.touch, self.id)
         return call_result.Heartbeat(current_time=_now_iso())
 
     @on(Action.status_notification)
     async def on_status_notification(
         self, connector_id: int, error_code: str, status: str, **kwargs: Any
     ) -> call_result.StatusNotification:
-        await database_sync_to_async(services.record_status)(
+        await db.run(services.record_status,
             self.id,
             connector_id,
             status,
@@ -178,7 +177,7 @@ class CentralSystem(ChargePoint):
     async def on_start_transaction(
         self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **kwargs: Any
     ) -> call_result.StartTransaction:
-        tx = await database_sync_to_async(services.start_transaction)(
+        tx = await db.run(services.start_transaction,
             self.id, connector_id, id_tag, meter_start, timestamp
         )
         self.open_transactions[connector_id] = tx.pk
@@ -191,7 +190,7 @@ class CentralSystem(ChargePoint):
     async def on_stop_transaction(
         self, meter_stop: int, timestamp: str, transaction_id: int, **kwargs: Any
     ) -> call_result.StopTransaction:
-        tx = await database_sync_to_async(services.stop_transaction)(
+        tx = await db.run(services.stop_transaction,
             self.id, transaction_id, meter_stop, timestamp, kwargs.get("reason", "")
         )
         if tx is not None:
@@ -203,7 +202,7 @@ class CentralSystem(ChargePoint):
     async def on_meter_values(
         self, connector_id: int, meter_value: list[dict], **kwargs: Any
     ) -> call_result.MeterValues:
-        await database_sync_to_async(services.record_meter_values)(
+        await db.run(services.record_meter_values,
             self.id, connector_id, meter_value
         )
         return call_result.MeterValues()

@@ -14,12 +14,11 @@ import logging
 import time
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from ocpp.exceptions import OCPPError
 
-from stations import auth, events, loop_monitor, message_log, presence, registry, services
+from stations import auth, db, events, loop_monitor, message_log, presence, registry, services
 from stations.central_system import CentralSystem
 from stations.gateway import (
     REPLY_EVENT,
@@ -67,7 +66,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             logger.warning("%s refused: it did not offer %s", self.station_id, SUBPROTOCOL)
             await self.close()  # 403, as OCPP-J servers answer a wrong subprotocol
             return
-        verdict = await database_sync_to_async(auth.authorize)(
+        verdict = await db.run(auth.authorize,
             self.station_id, self.scope.get("headers", [])
         )
         if not verdict.allowed:
@@ -79,7 +78,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
 
         await presence.ensure_heartbeat()
         loop_monitor.ensure_running()
-        superseded = await database_sync_to_async(services.mark_connected)(
+        superseded = await db.run(services.mark_connected,
             self.station_id, NODE_ID, self.channel_name
         )
         self._lost = asyncio.get_running_loop().create_future()
@@ -160,7 +159,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             task.cancel()
         registry.unregister(self.station_id, self)
         # Only clears the database's record if no newer connection has taken it over.
-        await database_sync_to_async(services.mark_disconnected)(self.station_id, self.channel_name)
+        await db.run(services.mark_disconnected, self.station_id, self.channel_name)
         message_log.record(self.station_id, message_log.Source.CSMS, f"Disconnected ({code})")
         events.publish("station.disconnected", self.station_id, code=code)
         logger.info("%s disconnected (code %s)", self.station_id, code)

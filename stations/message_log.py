@@ -12,11 +12,10 @@ import json
 import logging
 from datetime import datetime
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
 from django.utils import timezone
 
+from stations import db
 from stations.models import StationLog
 
 logger = logging.getLogger(__name__)
@@ -73,7 +72,7 @@ async def flush() -> None:
         entries = _take()
         if entries:
             try:
-                await sync_to_async(_write_in_thread, thread_sensitive=False)(entries)
+                await db.run(_write, entries)
             except Exception:
                 _pending[:0] = entries
                 raise
@@ -83,14 +82,6 @@ def _take() -> list[_Entry]:
     entries = _pending[:]
     del _pending[: len(entries)]
     return entries
-
-
-def _write_in_thread(entries: list[_Entry]) -> None:
-    close_old_connections()
-    try:
-        _write(entries)
-    finally:
-        close_old_connections()
 
 
 def _write(entries: list[_Entry]) -> None:

@@ -15,13 +15,12 @@ import logging
 import time
 from datetime import timedelta
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 from django.dispatch import Signal
 from django.utils import timezone
 
-from stations import registry
+from stations import db, registry
 from stations.models import Node, Station
 from stations.node import NODE_ID
 
@@ -58,14 +57,14 @@ def is_connected(station: Station) -> bool:
 async def find_connected(station_id: str) -> Station | None:
     """The station, if it is known and connected now."""
     await ensure_heartbeat()
-    station = await Station.objects.filter(station_id=station_id).afirst()
+    station = await db.run(Station.objects.filter(station_id=station_id).first)
     if station is None:
         return None
     if registry.get(station_id) is not None:
         return station
     if not station.connected or station.node == NODE_ID:
         return None
-    if station.node in await sync_to_async(live_node_ids, thread_sensitive=False)():
+    if station.node in await db.run(live_node_ids):
         return station
     return None
 
@@ -88,7 +87,7 @@ async def ensure_heartbeat() -> None:
 async def _beat_forever(first_beat: asyncio.Future) -> None:
     while True:
         try:
-            await sync_to_async(beat, thread_sensitive=False)()
+            await db.run(beat)
         except Exception:
             logger.exception("Node heartbeat failed; trying again")
         if not first_beat.done():

@@ -1,6 +1,6 @@
 """What the CSMS records when a station tells it something (consumer → here → models).
 
-Synchronous ORM code: the consumer calls these through ``database_sync_to_async``.
+Synchronous ORM code: the consumer calls these through ``stations.db.run``.
 """
 
 from __future__ import annotations

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from asgiref.sync import sync_to_async
-
-from stations import presence
+from stations import db, presence
 from stations.models import Station
 
 
@@ -38,4 +36,4 @@ def _resolve(station_ids: list[str] | None, vendor: str | None) -> Targets:
 async def resolve(station_ids: list[str] | None = None, vendor: str | None = None) -> Targets:
     """``station_ids`` if given, else the connected stations (of ``vendor`` if given)."""
     await presence.ensure_heartbeat()
-    return await sync_to_async(_resolve, thread_sensitive=False)(station_ids, vendor)
+    return await db.run(_resolve, station_ids, vendor)

@@ -1,0 +1,44 @@
+"""Runs synchronous ORM code from async code, on a few dedicated threads.
+
+SQLite lets one writer in at a time and makes the others poll for the lock with
+growing sleeps (1, 2, 5 ... 100 ms), which turns fifty concurrent requests into
+seconds of waiting. With SQLite every call therefore runs on one thread, in order,
+without contention; with PostgreSQL on a small pool (``DB_THREADS``). The threads keep
+their connections open between calls, replacing any that broke.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+T = TypeVar("T")
+
+_executor: ThreadPoolExecutor | None = None
+
+
+def executor() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        sqlite = connections["default"].vendor == "sqlite"
+        _executor = ThreadPoolExecutor(
+            max_workers=1 if sqlite else settings.DB_THREADS, thread_name_prefix="csms-db"
+        )
+    return _executor
+
+
+def _call(fn: Callable[..., T], args: tuple, kwargs: dict) -> T:
+    close_old_connections()  # drops a connection that broke or outlived CONN_MAX_AGE
+    return fn(*args, **kwargs)
+
+
+async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``await run(Model.objects.get, pk=1)``: ``fn(*args, **kwargs)`` on a database thread."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(executor(), functools.partial(_call, fn, args, kwargs))
