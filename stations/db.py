@@ -4,7 +4,8 @@ SQLite lets one writer in at a time and makes the others poll for the lock with
 growing sleeps (1, 2, 5 ... 100 ms), which turns fifty concurrent requests into
 seconds of waiting. With SQLite every call therefore runs on one thread, in order,
 without contention; with PostgreSQL on a small pool (``DB_THREADS``). The threads keep
-their connections open between calls, replacing any that broke.
+their connections open between calls (opening one costs more than most queries),
+replacing any that broke.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import InterfaceError, OperationalError, connections
 
 T = TypeVar("T")
 
@@ -34,8 +35,13 @@ def executor() -> ThreadPoolExecutor:
 
 
 def _call(fn: Callable[..., T], args: tuple, kwargs: dict) -> T:
-    close_old_connections()  # drops a connection that broke or outlived CONN_MAX_AGE
-    return fn(*args, **kwargs)
+    try:
+        return fn(*args, **kwargs)
+    except (InterfaceError, OperationalError):
+        # The connection may be broken (a database restart): open a new one next time.
+        for connection in connections.all(initialized_only=True):
+            connection.close()
+        raise
 
 
 async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
