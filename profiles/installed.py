@@ -43,7 +43,13 @@ def _slot(connector_id: int, profile: dict[str, Any]) -> Q:
 
 
 def record_accepted(entries: Iterable[Accepted]) -> None:
+    entries = sorted(entries, key=lambda e: e.station_pk)
     with transaction.atomic():  # a savepoint when called inside the completing transaction
+        # One writer per station at a time (PostgreSQL row locks, taken in id order so two
+        # bulk sends cannot deadlock): the delete-then-insert below must not interleave
+        # with another for the same station.
+        list(Station.objects.select_for_update().filter(
+            pk__in=[e.station_pk for e in entries]).order_by("pk").values_list("pk", flat=True))
         for entry in entries:
             profile = entry.profile
             InstalledChargingProfile.objects.filter(

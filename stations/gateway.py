@@ -156,6 +156,8 @@ class _ReplyListener:
                 reply = await self.layer.receive(self.channel)
             except asyncio.CancelledError:
                 raise
+            except TimeoutError:
+                continue  # an idle Redis connection's read timed out: listen again
             except Exception:
                 logger.exception("Gateway reply channel failed; listening again")
                 await asyncio.sleep(0.5)
