@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -48,8 +48,10 @@ def record_accepted(entries: Iterable[Accepted]) -> None:
         # One writer per station at a time (PostgreSQL row locks, taken in id order so two
         # bulk sends cannot deadlock): the delete-then-insert below must not interleave
         # with another for the same station.
-        list(Station.objects.select_for_update().filter(
-            pk__in=[e.station_pk for e in entries]).order_by("pk").values_list("pk", flat=True))
+        if connection.vendor != "sqlite":  # SQLite has one writer at a time anyway
+            list(Station.objects.select_for_update().filter(
+                pk__in=[e.station_pk for e in entries]).order_by("pk").values_list("pk",
+                                                                                   flat=True))
         for entry in entries:
             profile = entry.profile
             InstalledChargingProfile.objects.filter(

@@ -94,7 +94,14 @@ async def _call_one(call: _Call, limit: asyncio.Semaphore) -> OperationResult:
 def _complete(model, records: list, fields: Sequence[str], then=None) -> None:
     """Complete the history rows, and record what follows from them, in one transaction."""
     with transaction.atomic():
-        model.objects.bulk_update(records, fields, batch_size=BATCH)
+        if len(records) == 1:
+            # bulk_update builds a CASE per field; one row is a plain UPDATE, much cheaper.
+            record = records[0]
+            model.objects.filter(pk=record.pk).update(
+                **{name: getattr(record, name) for name in fields}
+            )
+        else:
+            model.objects.bulk_update(records, fields, batch_size=BATCH)
         if then is not None:
             then()
 
