@@ -6,12 +6,14 @@ end as interrupted."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import httpx
 import psycopg
 import pytest
 import redis
+import websockets
 
 from simulator.config import StationConfig
 from simulator.station import Station as SimulatedStation
@@ -90,8 +92,11 @@ async def test_two_processes_one_system(two_servers, shared_backends):
             httpx.AsyncClient(base_url=b.http_url, timeout=30, headers=auth_headers(
             shared_backends["TEST_API_KEY"])) as api_b:
 
-        # A station held by A is driven through B and through A.
-        async with connected_station(a.ocpp_url) as station:
+        # A station held by A is driven through B and through A, and an operator
+        # listening to B's event stream sees it all.
+        key = shared_backends["TEST_API_KEY"]
+        async with websockets.connect(f"ws://127.0.0.1:{b.http_port}/ws/events?api_key={key}"
+                                      ) as events, connected_station(a.ocpp_url) as station:
 
             async def listed_by_b() -> bool:
                 return (await station_row(api_b, station.id)).get("connected") is True
@@ -105,6 +110,13 @@ async def test_two_processes_one_system(two_servers, shared_backends):
                 "SetChargingProfile", "GetCompositeSchedule", "ClearChargingProfile"] * 2
             all_b = {s["station_id"]: s for s in (await api_b.get("/stations")).json()}
             assert all_b[station.id]["connected"] is True
+            seen: list[str] = []
+            while "schedule.received" not in seen or seen.count("profile.accepted") < 2:
+                event = json.loads(await asyncio.wait_for(events.recv(), 10))
+                if event["station_id"] == station.id:
+                    seen.append(event["event"])
+            assert seen[0] == "station.connected"
+            assert {"profile.sent", "profile.cleared"} <= set(seen)
 
         # A station that moves from A to B ends up held by B alone.
         moving = unique_id("MOVE")
