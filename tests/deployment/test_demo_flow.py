@@ -37,11 +37,11 @@ def demo(tmp_path):
     env = {**os.environ, "CSMS_VAR_DIR": str(tmp_path),
            "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}"}
     env.pop("REDIS_URL", None)
+    log = (tmp_path / "demo.log").open("w")  # a file: an unread pipe would block the server
     process = subprocess.Popen(
         ["scripts/demo", "--host", "127.0.0.1", "--http-port", str(http_port),
          "--ocpp-port", str(ocpp_port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     base = f"http://127.0.0.1:{http_port}"
     deadline = time.monotonic() + 120  # the first run may install requirements
@@ -52,7 +52,7 @@ def demo(tmp_path):
         except httpx.TransportError:
             if time.monotonic() > deadline or process.poll() is not None:
                 os.killpg(process.pid, signal.SIGKILL)
-                raise RuntimeError(process.communicate()[0]) from None
+                raise RuntimeError((tmp_path / "demo.log").read_text()) from None
             time.sleep(0.2)
     key = (tmp_path / "demo-api-key").read_text().strip()
     yield base, key
@@ -61,6 +61,7 @@ def demo(tmp_path):
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
+    log.close()
 
 
 async def test_contract_examples_work_right_after_the_demo_starts(demo):

@@ -25,7 +25,8 @@ async def test_simulate_command_runs_stations_that_log_to_the_csms(tmp_path):
     fleet = subprocess.Popen(  # noqa: ASYNC220 - started once, before the loop has work
         [sys.executable, "manage.py", "simulate", "--count", "3", "--url", server.ocpp_url,
          "--prefix", "CMD-", "--log-level", "WARNING"],
-        cwd=ROOT, env=server.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT, env=server.env, stdout=(tmp_path / "fleet.log").open("w"),
+        stderr=subprocess.STDOUT,
     )
     try:
         async with httpx.AsyncClient(base_url=server.http_url,
@@ -57,4 +58,4 @@ async def test_simulate_command_runs_stations_that_log_to_the_csms(tmp_path):
         fleet.send_signal(signal.SIGTERM)
         fleet.wait(timeout=15)
         server.stop()
-    assert fleet.returncode == 0, fleet.stdout.read() if fleet.stdout else ""
+    assert fleet.returncode == 0, (tmp_path / "fleet.log").read_text()

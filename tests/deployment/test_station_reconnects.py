@@ -161,7 +161,7 @@ async def test_station_reconnects_after_server_restart_and_keeps_its_profile(ser
                 return (row is not None and row["connected"] is True
                         and row["supports_smart_charging"] is True)
 
-            await wait_until(connected_and_configured, timeout=10)
+            await wait_until(connected_and_configured, timeout=10, interval=0.1)
             before = await station_row(api, station_id)
             assert before is not None
             body = (await api.post(f"/stations/{station_id}/charging_profile",

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -62,11 +63,15 @@ class ServerProcess:
         return f"ws://127.0.0.1:{self.ocpp_port}"
 
     def start(self, timeout: float = 20) -> None:
+        # The log goes to a file: a pipe nobody reads fills up and then blocks the server.
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - kept open while it runs
+            prefix="csms-serve-", suffix=".log", delete=False
+        )
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "serve", "--host", "127.0.0.1",
              "--http-port", str(self.http_port), "--ocpp-port", str(self.ocpp_port),
              "--server", self.server],
-            cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while True:
@@ -94,10 +99,8 @@ class ServerProcess:
                 self.kill()
 
     def output(self) -> str:
-        if self.process is None or self.process.stdout is None:
-            return ""
         with contextlib.suppress(Exception):
-            return self.process.stdout.read() or ""
+            return Path(self.log.name).read_text(errors="replace")
         return ""
 
 
