@@ -14,7 +14,8 @@ import logging
 import uuid
 from typing import Any
 
-from channels.layers import get_channel_layer
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import channel_layers, get_channel_layer
 from django.conf import settings
 
 from stations import registry
@@ -167,6 +168,16 @@ class _ReplyListener:
                 future.set_result(reply)
 
 
+def _reply_layer() -> Any:
+    """The layer replies come back on. With Redis, an instance of its own: channels_redis
+    serves all of a layer instance's channels from one receive loop, and a consumer's
+    cancelled receive (an event-stream client leaving, say) could stall the replies."""
+    layer = get_channel_layer()
+    if type(layer).__module__.startswith("channels_redis"):
+        return channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+    return layer  # in memory: channels exist only inside the one instance
+
+
 _listeners: dict[asyncio.AbstractEventLoop, _ReplyListener] = {}
 _listener_lock: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
@@ -179,7 +190,7 @@ async def _listener() -> _ReplyListener:
     async with _listener_lock.setdefault(loop, asyncio.Lock()):
         listener = _listeners.get(loop)
         if listener is None or listener.task.done():
-            layer = get_channel_layer()
+            layer = _reply_layer()
             channel = await layer.new_channel("ocpp-replies.")
             listener = _listeners[loop] = _ReplyListener(layer, channel)
     return listener
