@@ -9,8 +9,8 @@ and there is no session cookie. Otherwise it runs on a database thread.
 from __future__ import annotations
 
 from adrf.views import APIView
-from rest_framework.views import APIView as DRFAPIView
 from django.conf import settings
+from rest_framework.views import APIView as DRFAPIView
 
 from api.authentication import is_cached, lookup, secret_from
 from stations import db

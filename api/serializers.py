@@ -14,6 +14,9 @@ from stations import presence
 from stations.models import Connector, Station, StationLog
 
 RATE_UNITS = ("W", "A")
+# What the history columns hold: OCPP's integers are 32-bit, connectors fit in 16 bits.
+MAX_CONNECTOR = 32767
+MAX_INT32 = 2**31 - 1
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -29,7 +32,7 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 class ChargingProfileRequestSerializer(serializers.Serializer):
-    connector_id = StrictIntegerField(min_value=0)
+    connector_id = StrictIntegerField(min_value=0, max_value=MAX_CONNECTOR)
     profile = serializers.JSONField(
         help_text="An OCPP 1.6 csChargingProfiles object (camelCase, as on the wire)."
     )
@@ -50,16 +53,19 @@ def problems_error(problems: list[tuple[str, str]]) -> serializers.ValidationErr
 
 
 class CompositeScheduleQuerySerializer(serializers.Serializer):
-    connector_id = serializers.IntegerField(min_value=0, help_text="Connector; 0 = whole station")
-    duration = serializers.IntegerField(min_value=1, help_text="Length of the schedule in seconds")
+    connector_id = serializers.IntegerField(min_value=0, max_value=MAX_CONNECTOR,
+                                            help_text="Connector; 0 = whole station")
+    duration = serializers.IntegerField(min_value=1, max_value=MAX_INT32,
+                                        help_text="Length of the schedule in seconds")
     charging_rate_unit = serializers.ChoiceField(choices=RATE_UNITS, default="W")
 
 
 class ClearQuerySerializer(serializers.Serializer):
-    profile_id = serializers.IntegerField(required=False, help_text="Clear this profile only")
-    connector_id = serializers.IntegerField(min_value=0, required=False)
+    profile_id = serializers.IntegerField(required=False, min_value=-MAX_INT32 - 1,
+                                          max_value=MAX_INT32, help_text="Clear this profile only")
+    connector_id = serializers.IntegerField(min_value=0, max_value=MAX_CONNECTOR, required=False)
     purpose = serializers.ChoiceField(choices=ChargingProfilePurpose.choices, required=False)
-    stack_level = serializers.IntegerField(min_value=0, required=False)
+    stack_level = serializers.IntegerField(min_value=0, max_value=MAX_INT32, required=False)
 
 
 class LogQuerySerializer(serializers.Serializer):

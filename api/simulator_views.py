@@ -157,8 +157,11 @@ class SimulatedEvView(AsyncAPIView):
     )
     async def delete(self, request: Request, station_id: str) -> Response:
         station = _hosted(station_id)
-        connector_id = request.query_params.get("connector_id", "1")
-        if not connector_id.isdigit() or not 1 <= int(connector_id) <= station.config.connectors:
+        try:
+            connector_id = int(request.query_params.get("connector_id", "1"))
+        except ValueError:
+            connector_id = 0
+        if not 1 <= connector_id <= station.config.connectors:
             raise ValidationError({"connector_id": ["not a connector of this station"]})
-        await station.unplug(int(connector_id))
+        await station.unplug(connector_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -19,10 +19,17 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def env_bool(name: str, default: bool) -> bool:
+    """A yes/no setting; anything unclear is refused rather than read as "no" (an empty
+    or misspelt CSMS_API_AUTH must not open the API)."""
     value = os.environ.get(name)
     if value is None:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    value = value.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be on or off (true/false, 1/0), not {value!r}")
 
 
 def env_float(name: str, default: float) -> float:
@@ -214,6 +221,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["api.authentication.HasRole"],
     "DEFAULT_THROTTLE_CLASSES": ["api.throttles.CallerRateThrottle"],
     "UNAUTHENTICATED_USER": None,
+    # Client addresses for rate limits: X-Forwarded-For is trusted only behind this many
+    # proxies (0: never, so a client cannot pick a fresh address per request).
+    "NUM_PROXIES": env_int("CSMS_NUM_PROXIES", 0),
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",

@@ -104,6 +104,9 @@ class CentralSystem(ChargePoint):
         """
         try:
             msg = unpack(raw)
+        except RecursionError:
+            logger.warning("%s: frame nested too deep; dropped", self.id)
+            return
         except OCPPError as error:
             unique_id = _unique_id_of(raw)
             logger.warning("%s: unparseable frame (%s): %.200s", self.id, error, raw)
@@ -120,8 +123,12 @@ class CentralSystem(ChargePoint):
             except Exception:
                 logger.exception("%s: error while handling %s", self.id, msg.action)
                 await self._send(msg.create_call_error(InternalError()).to_json())
-        else:
+        elif self._call_lock.locked():
             self._response_queue.put_nowait(msg)
+        else:
+            # Nothing is awaiting an answer: an unsolicited CALLRESULT/CALLERROR is dropped
+            # rather than queued for a call that will never claim it.
+            logger.warning("%s: answer to no pending call dropped (%s)", self.id, msg.unique_id)
 
     @on(Action.boot_notification)
     async def on_boot_notification(
@@ -232,7 +239,7 @@ def _unique_id_of(raw: str) -> str | None:
     """The message id of a frame that is a JSON array with a string id, if it is one."""
     try:
         frame = json.loads(raw)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return None
     if isinstance(frame, list) and len(frame) > 1 and isinstance(frame[1], str):
         return frame[1]

@@ -10,7 +10,9 @@ channel layer (another process).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import re
 import time
 from typing import Any
 
@@ -33,6 +35,16 @@ logger = logging.getLogger(__name__)
 
 SUBPROTOCOL = "ocpp1.6"
 SUPERSEDED_EVENT = "ocpp.superseded"
+
+
+_IS_CALL = re.compile(r"\s*\[\s*2\s*,")
+
+
+def _too_big(text: str, limit: int) -> bool:
+    """Whether ``text`` is more than ``limit`` bytes in UTF-8 (encoded only when unsure)."""
+    if len(text) > limit:
+        return True
+    return len(text) * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit
 
 
 class _Connection:
@@ -92,7 +104,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         logger.info("%s connected", self.station_id)
         if previous is not None:
             logger.info("%s reconnected; closing its previous connection", self.station_id)
-            await previous.close(code=4000)
+            await previous._close_quietly(4000)
         elif superseded:
             # It moved from another process (a network change): that one must let go.
             logger.info("%s moved here; closing its connection on another node", self.station_id)
@@ -119,12 +131,12 @@ class OcppConsumer(AsyncWebsocketConsumer):
         if text_data is None:
             # OCPP-J frames are text; a binary frame is decoded if it can be.
             text_data = (bytes_data or b"").decode("utf-8", errors="replace")
-        if len(text_data) > settings.OCPP_MAX_FRAME_BYTES:
+        if _too_big(text_data, settings.OCPP_MAX_FRAME_BYTES):
             logger.warning("%s sent a %s-byte frame; disconnecting", self.station_id,
                            len(text_data))
             await self.close(code=1009)
             return
-        if text_data.lstrip().startswith("[2") and not self._take_token():
+        if _IS_CALL.match(text_data) and not self._take_token():
             return
         message_log.record(self.station_id, message_log.Source.OCPP_IN, text_data)
         self._connection.inbox.put_nowait(text_data)
@@ -145,10 +157,15 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self._dropped += 1
         if self._dropped == 1:
             logger.warning("%s sends CALLs too fast; dropping them", self.station_id)
-        if self._dropped >= settings.OCPP_FLOOD_DISCONNECT_AFTER:
+        if self._dropped == settings.OCPP_FLOOD_DISCONNECT_AFTER:
             logger.warning("%s kept flooding; disconnecting", self.station_id)
-            self._spawn(self.close(code=1008), f"ocpp-flood-close-{self.station_id}")
+            self._spawn(self._close_quietly(1008), f"ocpp-flood-close-{self.station_id}")
         return False
+
+    async def _close_quietly(self, code: int) -> None:
+        """Close, even if the peer already went away (nothing left to tell it)."""
+        with contextlib.suppress(Exception):
+            await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
         if self.central_system is None:
@@ -168,7 +185,10 @@ class OcppConsumer(AsyncWebsocketConsumer):
         assert self.central_system is not None
         while True:
             frame = await self._connection.inbox.get()
-            await self.central_system.route_frame(frame)
+            try:
+                await self.central_system.route_frame(frame)
+            except Exception:  # one frame must never stop the reading of the next
+                logger.exception("%s: frame could not be handled", self.station_id)
 
     def _spawn(self, coro: Any, name: str) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coro, name=name)

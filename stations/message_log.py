@@ -13,6 +13,7 @@ import logging
 from datetime import datetime
 
 from django.conf import settings
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from stations import db
@@ -85,23 +86,39 @@ def _take() -> list[_Entry]:
 
 
 def _write(entries: list[_Entry]) -> None:
-    if entries:
-        StationLog.objects.bulk_create([_to_row(e) for e in entries], batch_size=500)
+    if not entries:
+        return
+    rows = [_to_row(e) for e in entries]
+    try:
+        StationLog.objects.bulk_create(rows, batch_size=500)
+    except DatabaseError:
+        # One bad line must not block all the others forever: write them one by one and
+        # drop only what the database refuses.
+        for row in rows:
+            try:
+                with transaction.atomic():
+                    row.save()
+            except DatabaseError:
+                logger.warning("Dropped a log line of %s the database refused", row.station_id)
 
 
 def _to_row(entry: _Entry) -> StationLog:
     station_id, timestamp, source, level, message = entry
+    # A station may send anything: no character may break the insert (PostgreSQL refuses
+    # NUL in text).
     row = StationLog(
-        station_id=station_id, timestamp=timestamp, source=source, level=level, message=message
+        station_id=station_id, timestamp=timestamp, source=source, level=level,
+        message=message.replace("\x00", "\ufffd"),
     )
     if source in (Source.OCPP_IN, Source.OCPP_OUT):
         # Parsed here, in the writer thread, not on the frame's way through.
         try:
             frame = json.loads(message)
-            row.message_type = int(frame[0])
-            row.unique_id = str(frame[1])[:64]
-            if row.message_type == 2:
-                row.action = str(frame[2])[:50]
-        except (ValueError, TypeError, IndexError, KeyError):
+            if isinstance(frame, list) and frame and frame[0] in (2, 3, 4):
+                row.message_type = frame[0]
+                row.unique_id = str(frame[1])[:64].replace("\x00", "")
+                if row.message_type == 2:
+                    row.action = str(frame[2])[:50].replace("\x00", "")
+        except (ValueError, TypeError, IndexError, KeyError, RecursionError):
             pass
     return row

@@ -6,6 +6,7 @@ Synchronous ORM code: the consumer calls these through ``stations.db.run``.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -182,6 +183,8 @@ def latest_sample(meter_value: Iterable[dict]) -> dict[str, float]:
                 number = float(sv["value"]) * _SCALE.get(sv.get("unit", ""), 1.0)
             except (KeyError, TypeError, ValueError):
                 continue
+            if not math.isfinite(number):
+                continue  # "Infinity" or "1e400" is no measurement
             if sv.get("phase"):
                 phased.setdefault(field, []).append(number)
             else:

@@ -361,12 +361,6 @@ async def test_unparseable_frames_get_no_answer_and_valid_ones_do(csms):
 DEEP = "[" * 5000 + "]" * 5000
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "stations/central_system.py route_frame() catches only OCPPError around unpack(): "
-    "json.loads raises RecursionError on JSON nested ~1000+ deep, the exception ends the "
-    "reader task (stations/consumer.py _read_frames, 'Task exception was never "
-    "retrieved') and the connection stays open but is never read again: no answer to any "
-    "later CALL, CSMS calls to the station time out"))
 @pytest.mark.parametrize("frame", [DEEP, '[2,"deep","Heartbeat",' + DEEP + "]"])
 async def test_deeply_nested_frame_does_not_kill_the_connection(csms, poisoned_log, frame):
     station_id = unique_id("FUZZ-DEEP")
@@ -377,15 +371,6 @@ async def test_deeply_nested_frame_does_not_kill_the_connection(csms, poisoned_l
         assert (await peer.heartbeat("after-deep", timeout=3))[0] == 3
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "stations/message_log.py _to_row() stores int(frame[0]) in StationLog.message_type "
-    "(PositiveSmallIntegerField) and only catches ValueError/TypeError/IndexError/KeyError:"
-    " a frame such as [-1,\"x\",{}] (CHECK constraint), [1e400,...] (OverflowError), "
-    "[99999999999999999999,...] (int too large for SQLite) or one nested too deep "
-    "(RecursionError) makes bulk_create fail; flush() puts the batch back and retries it "
-    "forever, so no station's log line is ever written again, _pending grows without "
-    "bound and GET /stations/{id}/logs (which awaits flush()) answers 500 for every "
-    "station"))
 @pytest.mark.parametrize("frame", ['[-1,"neg",{}]', '[1e400,"inf",{}]',
                                    '[99999999999999999999,"big",{}]', '["-3","s",{}]',
                                    "[" * 3000 + "]" * 3000])
@@ -403,12 +388,6 @@ async def test_one_bad_frame_does_not_break_every_stations_log(csms, api, poison
         assert any(line["unique_id"] == "good-hb" for line in response.json())
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "stations/services.py latest_sample() accepts float('Infinity'/'NaN'/'1e400') from a "
-    "MeterValues sampledValue and stores it in Connector.power_w/energy_wh/current_a; DRF's "
-    "strict JSON renderer then raises 'Out of range float values are not JSON compliant', "
-    "so GET /stations and GET /stations/{id} answer 500 for every operator until the row "
-    "is fixed by hand"))
 @pytest.mark.parametrize("value", ["Infinity", "-Infinity", "1e400"])
 async def test_non_finite_meter_value_does_not_break_the_station_list(csms, api, value):
     async with RawPeer.connect(csms.ws_url, unique_id("FUZZ-INF")) as peer:
@@ -422,11 +401,6 @@ async def test_non_finite_meter_value_does_not_break_the_station_list(csms, api,
         assert (await api.get(f"/stations/{station_id}")).status_code == 200
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "stations/central_system.py route_frame() puts every CALLRESULT/CALLERROR into the "
-    "ocpp package's _response_queue, unbounded, even when no CALL is outstanding; they are "
-    "only drained by the next CSMS call. A station (or anyone, under policy auto) can grow "
-    "the server's memory without limit - these frames are not rate-limited either"))
 async def test_unsolicited_answers_are_not_kept(csms, fuzz_limits):
     station_id = unique_id("FUZZ-GHOST")
     async with RawPeer.connect(csms.ws_url, station_id) as peer:

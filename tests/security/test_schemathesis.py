@@ -258,12 +258,6 @@ async def test_simulator_start_and_stop_with_fixed_inputs(csms, api, settings):
     assert simulation.get(station_id) is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "api/simulator_views.py SimulatedEvView.delete checks connector_id.isdigit() and then "
-    "calls int(connector_id): str.isdigit() is true for '²', '³', '①' and other Unicode "
-    "digits that int() refuses, so ?connector_id=%C2%B2 raises ValueError -> 500 instead "
-    "of the 400 'not a connector of this station' (the query parameter is not in the "
-    "schema either, so schemathesis cannot find this)"))
 async def test_unplug_with_a_unicode_digit_is_a_400(csms, api, settings):
     settings.SIMULATOR_CSMS_URL = csms.ws_url
     station_id = unique_id("SCH-EV")
@@ -343,13 +337,6 @@ async def test_logs_bad_limit_is_documented(csms, api, documented):
     assert "400" in responses, list(responses)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "api/serializers.py ClearQuerySerializer (profile_id, connector_id, stack_level) and "
-    "CompositeScheduleQuerySerializer (connector_id, duration) have no max_value: an "
-    "integer beyond the column's range passes validation, and the history row written "
-    "by profiles/services.py _run (ClearRequest / CompositeScheduleRecord bulk_create) "
-    "raises OverflowError ('Python int too large to convert to SQLite INTEGER'; a "
-    "DataError on PostgreSQL above 2**31) -> 500 instead of 400"))
 @pytest.mark.parametrize(
     ("method", "path", "params"),
     [

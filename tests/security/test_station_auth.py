@@ -249,10 +249,6 @@ async def test_frame_above_the_limit_closes_with_1009_and_others_go_on(csms, api
         assert again.ws.close_code == 1009
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "stations/consumer.py receive() compares len(text_data) - characters - with "
-    "OCPP_MAX_FRAME_BYTES: a frame of multi-byte characters passes with up to 4x the "
-    "configured number of bytes"))
 async def test_frame_limit_counts_bytes(csms, settings):
     settings.OCPP_MAX_FRAME_BYTES = 2048
     async with RawPeer.connect(csms.ws_url, unique_id("SEC-UTF8")) as peer:
@@ -350,15 +346,6 @@ async def _flood_while_driving(csms, api: httpx.AsyncClient, flooder: str) -> No
         assert (await _profile_latencies(api, bystander.id, 3))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "stations/consumer.py: after close(1008) the consumer still handles every frame the "
-    "flooder had sent (each one spawning another close(1008) task that fails with "
-    "ClientDisconnected, 'Task exception was never retrieved'), so it stays in the "
-    "registry for a while. A reconnect meanwhile runs connect() -> registry.register() -> "
-    "'await previous.close(code=4000)', which raises ClientDisconnected on the dead "
-    "previous connection: the new handshake dies (1006) after registering itself, "
-    "disconnect() never runs for it, and this zombie is the 'previous' of every later "
-    "attempt - the station can never reconnect until the server restarts"))
 async def test_flooder_can_reconnect_at_once(csms, settings):
     settings.OCPP_STATION_CALL_RATE = 5.0
     settings.OCPP_STATION_CALL_BURST = 10
@@ -391,10 +378,6 @@ async def test_slow_callers_are_not_throttled(csms, settings):
         assert peer.ws.close_code is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "stations/consumer.py receive() only rate-limits frames whose text starts with '[2' "
-    "(after lstrip): '[ 2,...' or '[\\n2,...' is the same CALL in JSON, is answered, and "
-    "is never counted, so a station can flood CALLs without limit"))
 @pytest.mark.parametrize("template", ['[ 2,"ws-{n}","Heartbeat",{}]',
                                       '[\n2,"ws-{n}","Heartbeat",{}]'])
 async def test_flood_with_whitespace_in_the_frame_is_limited_too(csms, settings, template):
