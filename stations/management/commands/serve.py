@@ -31,7 +31,9 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--server", choices=["daphne", "uvicorn"],
-            default=os.environ.get("CSMS_SERVER", "daphne"),
+            # uvicorn by default: faster on every figure of BENCHMARKS.md, and it can refuse
+            # a station's handshake with 401 (Daphne only with 403).
+            default=os.environ.get("CSMS_SERVER", "uvicorn"),
         )
         parser.add_argument(
             "--simulate", type=int, default=int(os.environ.get("CSMS_SIMULATE", 0)),
