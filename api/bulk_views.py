@@ -18,7 +18,7 @@ from api.serializers import (
     BulkProfileRequestSerializer,
     BulkProfileResponseSerializer,
 )
-from api.views import CLEAR_MESSAGES, send_message
+from api.views import clear_body, send_body
 from profiles import services
 from profiles.models import Outcome
 from stations import targets
@@ -86,18 +86,7 @@ class BulkChargingProfileView(AsyncAPIView):
         stations, unable = _split_smart_charging(found.stations)
         sent = await services.send_charging_profiles(stations, connector_id, profile)
         profile_id = profile["chargingProfileId"]
-        results = [
-            {
-                "status": r.status,
-                "station_id": r.station_id,
-                "connector_id": r.connector_id,
-                "profile_id": profile_id,
-                "message": send_message(r, profile_id, connector_id),
-                "error": r.error,
-                "ocpp_status": r.ocpp_status,
-            }
-            for r in sent
-        ]
+        results = [send_body(r, connector_id) for r in sent]
         for failure in _refused(found.unavailable) + unable:
             results.append({**failure, "connector_id": connector_id, "profile_id": profile_id,
                             "message": "Failed to send charging profile", "ocpp_status": None})
@@ -120,16 +109,7 @@ class BulkChargingProfileView(AsyncAPIView):
         found = await targets.resolve(target.get("station_ids"), target.get("vendor"))
         stations, unable = _split_smart_charging(found.stations)
         cleared = await services.clear_on_stations(stations, filters)
-        results = [
-            {
-                "status": r.status,
-                "station_id": r.station_id,
-                "message": CLEAR_MESSAGES.get(r.status, "Failed to clear charging profiles"),
-                "error": r.error,
-                "ocpp_status": r.ocpp_status,
-            }
-            for r in cleared
-        ]
+        results = [clear_body(r) for r in cleared]
         for failure in _refused(found.unavailable) + unable:
             results.append({**failure, "message": "Failed to clear charging profiles",
                             "ocpp_status": None})

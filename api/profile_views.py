@@ -23,7 +23,7 @@ from api.serializers import (
     TestProfileResponseSerializer,
     problems_error,
 )
-from api.views import send_message, smart_charging_station
+from api.views import send_body, smart_charging_station
 from profiles import checks, installed, preview, scheduling, services
 from profiles.models import ChargingProfilePurpose, Outcome
 from profiles.scenario_service import ScenarioRefused, send_test_profile
@@ -137,12 +137,7 @@ class ResyncView(AsyncAPIView):
             sent = await services.send_charging_profile(
                 station, row.connector_id, row.profile, scenario=row.scenario
             )
-            results.append({
-                "status": sent.status, "station_id": station_id,
-                "connector_id": sent.connector_id, "profile_id": row.charging_profile_id,
-                "message": send_message(sent, row.charging_profile_id, row.connector_id),
-                "error": sent.error, "ocpp_status": sent.ocpp_status,
-            })
+            results.append(send_body(sent, row.connector_id))
         succeeded = sum(1 for r in results if r["status"] == Outcome.SUCCESS)
         return Response({"station_id": station_id, "total": len(results),
                          "succeeded": succeeded, "results": results})

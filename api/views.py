@@ -46,7 +46,31 @@ async def smart_charging_station(station_id: str) -> Station:
     return station
 
 
-def send_message(result: services.SendResult, profile_id: int, requested: int) -> str:
+def send_body(result: services.SendResult, requested: int) -> dict:
+    """The contract's answer to a send, for one station (single, bulk or resync)."""
+    return {
+        "status": result.status,
+        "station_id": result.station_id,
+        "connector_id": result.connector_id,
+        "profile_id": result.profile_id,
+        "message": _send_message(result, result.profile_id, requested),
+        "error": result.error,
+        "ocpp_status": result.ocpp_status,
+    }
+
+
+def clear_body(result: services.OperationResult) -> dict:
+    """The contract's answer to a clear, for one station, without the filters."""
+    return {
+        "status": result.status,
+        "station_id": result.station_id,
+        "message": CLEAR_MESSAGES.get(result.status, "Failed to clear charging profiles"),
+        "error": result.error,
+        "ocpp_status": result.ocpp_status,
+    }
+
+
+def _send_message(result: services.SendResult, profile_id: int, requested: int) -> str:
     if result.status == Outcome.SUCCESS:
         message = f"Charging profile {profile_id} sent successfully"
     elif result.status == Outcome.REJECTED:
@@ -100,18 +124,7 @@ class ChargingProfileView(AsyncAPIView):
         if problems:
             raise problems_error(problems)
         result = await services.send_charging_profile(station, connector_id, profile)
-        profile_id = profile["chargingProfileId"]
-        return Response(
-            {
-                "status": result.status,
-                "station_id": station_id,
-                "connector_id": result.connector_id,
-                "profile_id": profile_id,
-                "message": send_message(result, profile_id, connector_id),
-                "error": result.error,
-                "ocpp_status": result.ocpp_status,
-            }
-        )
+        return Response(send_body(result, connector_id))
 
     @extend_schema(
         operation_id="clear_charging_profiles",
@@ -128,16 +141,7 @@ class ChargingProfileView(AsyncAPIView):
         filters = services.ClearFilters(**query.validated_data)
         station = await smart_charging_station(station_id)
         result = await services.clear_charging_profiles(station, filters)
-        return Response(
-            {
-                "status": result.status,
-                "station_id": station_id,
-                "message": CLEAR_MESSAGES.get(result.status, "Failed to clear charging profiles"),
-                "filters": filters.as_dict(),
-                "error": result.error,
-                "ocpp_status": result.ocpp_status,
-            }
-        )
+        return Response({**clear_body(result), "filters": filters.as_dict()})
 
 
 class CompositeScheduleView(AsyncAPIView):
