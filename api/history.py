@@ -8,9 +8,11 @@ Bad filter values are refused with 400 and a ``detail`` naming each one.
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import F, QuerySet
 from django_filters import fields as filter_fields
 from django_filters import rest_framework as filters
@@ -72,6 +74,17 @@ class IsoDateTimeField(filter_fields.IsoDateTimeField):
             if format != self.ISO_8601 or " " not in text.strip():
                 raise
             return super().strptime(text.strip().replace(" ", "+"), format)
+
+    def to_python(self, value: Any) -> Any:
+        # In UTC for the query: PostgreSQL refuses offsets beyond +-15:59 that Python
+        # accepts (2808-06-15T10:31:13-21:09), and the moment is the same.
+        moment = super().to_python(value)
+        if moment is not None and moment.tzinfo is not None:
+            try:
+                moment = moment.astimezone(UTC)
+            except OverflowError:
+                raise ValidationError("Enter a valid date/time.", code="invalid") from None
+        return moment
 
 
 class IsoDateTimeFilter(filters.IsoDateTimeFilter):
