@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import procs, report
-from .run import Options, quick_options, run
+from .run import PHASES, Options, quick_options, run
 from .server import ROOT
 
 
@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "200); 0: all at once, as the simulator ramps by itself (a storm)")
     p.add_argument("--per-process", type=int,
                    help="stations per simulator process (default 2500)")
+    p.add_argument("--phases", type=_phases, metavar="LIST",
+                   help="comma-separated optional phases to run, of "
+                   f"{','.join(PHASES)} (default: all); 'none' for boot, memory and the "
+                   "soak only (a station-capacity run)")
     p.add_argument("--quick", action="store_true",
                    help="smoke configuration: 200 stations, every phase, about a minute")
     p.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md",
@@ -52,6 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", action="store_true",
                    help="keep the run directory (server and simulator logs)")
     return p
+
+
+def _phases(text: str) -> list[str]:
+    names = [] if text.strip() == "none" else [n.strip() for n in text.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(PHASES))
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown phase(s) {', '.join(unknown)}; choose from {', '.join(PHASES)} or none")
+    return [p for p in PHASES if p in names]
 
 
 def _commit() -> str:
@@ -71,7 +84,7 @@ def options_from(args: argparse.Namespace, argv: list[str]) -> Options:
                  "redis_db": args.redis_db, "keep": args.keep,
                  "command": "python -m bench " + shlex.join(argv)}
     for name in ("stations", "calls", "soak_seconds", "bare_stations", "per_process",
-                 "connect_rate"):
+                 "connect_rate", "phases"):
         value = getattr(args, name)
         if value is not None:
             overrides[name] = value

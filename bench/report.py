@@ -42,6 +42,9 @@ def _ratio(a: Any, b: Any) -> float | None:
 def config_key(res: dict[str, Any]) -> str:
     o = res["options"]
     quick = ", quick" if o.get("quick") else ""
+    phases = o.get("phases")
+    if phases is not None and set(phases) != {"bare", "latency", "bulk", "isolation", "paced"}:
+        quick += f", phases: {','.join(phases) or 'none'}"  # a partial run: its own section
     return f"{o['server']}, {_mode(o)}, {o['stations']} stations{quick}"
 
 

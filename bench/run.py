@@ -33,6 +33,8 @@ from .stations import METER, PLAIN, SLOW, SimulatorProcesses, plan_fleet
 PREFIX = "BENCH-"
 BARE_PREFIX = "BARE-"
 OPERATIONS = ("set", "get", "clear")
+# The optional phases, in the order they run; boot, memory and the soak always run.
+PHASES = ("bare", "latency", "bulk", "isolation", "paced")
 
 
 @dataclass
@@ -68,6 +70,7 @@ class Options:
     connect_rate: float = 50.0
     keep: bool = False
     command: str = ""
+    phases: list[str] = field(default_factory=lambda: list(PHASES))
 
     def __post_init__(self) -> None:
         if self.boot_timeout <= 0:
@@ -504,15 +507,18 @@ class Bench:
             delta = sum(rss_boot) - sum(rss_before)  # type: ignore[arg-type]
             res["memory"]["per_station_kb"] = round(delta / booted, 2)
         soak_start = time.monotonic()
-        res["boot_bare"] = await self.phase("boot bare", self.boot_bare())
+        if "bare" in opts.phases:
+            res["boot_bare"] = await self.phase("boot bare", self.boot_bare())
         idle_t0 = time.monotonic()
         await asyncio.sleep(min(10.0, opts.soak_seconds / 4))
         res["event_loop_lag"]["idle"] = self.monitor.window(idle_t0, time.monotonic())
-        res["latency"] = {}
-        await self.latency(res["latency"])
-        res["bulk"] = await self.phase("bulk", self.bulk())
-        res["isolation"] = await self.phase("isolation", self.isolation())
-        res["paced"] = await self.phase("paced", self.paced())
+        if "latency" in opts.phases:
+            res["latency"] = {}
+            await self.latency(res["latency"])
+        for name, method in (("bulk", self.bulk), ("isolation", self.isolation),
+                             ("paced", self.paced)):
+            if name in opts.phases:
+                res[name] = await self.phase(name, method())
         remaining = soak_start + opts.soak_seconds - time.monotonic()
         if remaining > 0 and self.servers_alive():
             self.log(f"soak: {remaining:.0f}s more with no load")
