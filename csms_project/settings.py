@@ -146,9 +146,11 @@ if REDIS_URL:
         }
     }
 else:
+    # One process: channels' InMemoryChannelLayer scans every channel on each receive and
+    # group_send (O(stations²) to boot a fleet); this one does not (stations/channel_layer.py).
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "BACKEND": "stations.channel_layer.LocalChannelLayer",
             "CONFIG": {"capacity": env_int("CHANNEL_LAYER_CAPACITY", 5000), "expiry": 60},
         }
     }
