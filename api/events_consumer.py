@@ -13,6 +13,7 @@ from django.conf import settings
 from api.authentication import lookup, secret_from
 from stations import db
 from stations.events import GROUP
+from stations.lean_dispatch import LeanDispatchMixin
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ def _csv(query: dict[str, list[str]], name: str) -> frozenset[str]:
     return frozenset(v for value in query.get(name, []) for v in value.split(",") if v)
 
 
-class EventsConsumer(AsyncJsonWebsocketConsumer):
+class EventsConsumer(LeanDispatchMixin, AsyncJsonWebsocketConsumer):
     """Authenticated like the REST API: an API key (any role) in ``Authorization: Bearer``,
     ``X-API-Key``, or, for browsers that cannot set headers, ``?api_key=``."""
 

@@ -36,14 +36,30 @@ from stations.models import Station, StationLog
 from stations.node import NODE_ID
 
 
-async def smart_charging_station(station_id: str) -> Station:
-    """The connected station, or the contract's 404 / 400."""
-    station = await presence.find_connected(station_id)
+def connected_smart_charging_station(station_id: str) -> Station:
+    """The connected station, or the contract's 404 / 400. Synchronous: a database
+    thread, where a view can join it with the rest of its database work."""
+    station = presence.connected_station(station_id)
     if station is None:
         raise StationNotFound(station_id)
     if station.supports_smart_charging is False:
         raise SmartChargingNotSupported(station_id)
     return station
+
+
+async def smart_charging_station(station_id: str) -> Station:
+    """``connected_smart_charging_station`` from async code."""
+    await presence.ensure_heartbeat()
+    return await db.run(connected_smart_charging_station, station_id)
+
+
+def _checked_send(station_id: str, connector_id: int, profile: dict) -> services.PendingSends:
+    """Lookup, checks and the pending row of a send, in one trip to the database thread."""
+    station = connected_smart_charging_station(station_id)
+    problems = checks.problems_for(station, connector_id, profile)
+    if problems:
+        raise problems_error(problems)
+    return services.write_pending_sends([station], connector_id, profile)
 
 
 def send_body(result: services.SendResult, requested: int) -> dict:
@@ -119,11 +135,9 @@ class ChargingProfileView(AsyncAPIView):
         serializer.is_valid(raise_exception=True)
         connector_id = serializer.validated_data["connector_id"]
         profile = serializer.validated_data["profile"]
-        station = await smart_charging_station(station_id)
-        problems = await checks.aproblems_for(station, connector_id, profile)
-        if problems:
-            raise problems_error(problems)
-        result = await services.send_charging_profile(station, connector_id, profile)
+        await presence.ensure_heartbeat()
+        pending = await db.run(_checked_send, station_id, connector_id, profile)
+        [result] = await services.run_sends(pending)
         return Response(send_body(result, connector_id))
 
     @extend_schema(

@@ -6,20 +6,35 @@ built-in middleware runs its hooks through ``sync_to_async``, a thread hop each,
 ten per request, which cost more than the rest of an API call together. The admin, the
 docs and any request carrying a session cookie (staff using the browsable API) take the
 full stack.
+
+The lean handler also sends ``request_started`` and ``request_finished`` on the event
+loop instead of through ``sync_to_async``. Django's own handler runs each request in a
+``ThreadSensitiveContext``, so those two signals started and joined a new thread per
+request. Their receivers (closing stale connections, resetting the query log) find no
+connection on the event loop: the API's ORM work runs on ``stations.db``'s threads,
+which look after their own connections.
 """
 
+import asyncio
 import os
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "csms_project.settings")
+import sys
+
+if os.environ.get("CSMS_GIL_SWITCH"):
+    sys.setswitchinterval(float(os.environ["CSMS_GIL_SWITCH"]))
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
-from django.core.handlers.asgi import ASGIHandler  # noqa: E402
+from django.core import signals  # noqa: E402
+from django.core.exceptions import RequestAborted  # noqa: E402
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
+from django.urls import set_script_prefix  # noqa: E402
 
 from csms_project.routing import websocket_urlpatterns  # noqa: E402
 
@@ -32,6 +47,56 @@ class LeanASGIHandler(ASGIHandler):
     def load_middleware(self, is_async: bool = False) -> None:
         with override_settings(MIDDLEWARE=[]):
             super().load_middleware(is_async)
+
+    async def __call__(self, scope, receive, send) -> None:
+        # Django's version wraps handle() in a ThreadSensitiveContext (see above).
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope, receive, send) -> None:
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        try:
+            set_script_prefix(get_script_prefix(scope))
+            signals.request_started.send(sender=self.__class__, scope=scope)
+            request, error_response = self.create_request(scope, body_file)
+            if request is None:
+                await self.send_response(error_response, send)
+                error_response.close()
+                return
+            response = await self._respond_unless_disconnected(request, receive, send)
+            if response is None:
+                signals.request_finished.send(sender=self.__class__)
+            else:
+                response.close()  # sends request_finished
+        finally:
+            body_file.close()
+
+    async def _respond_unless_disconnected(self, request, receive, send):
+        """The response, or None when the client went away first: the view is then
+        cancelled, so an operation waiting on a station completes its history rows as
+        cancelled (profiles.services)."""
+        respond = asyncio.ensure_future(self._respond(request, send))
+        disconnect = asyncio.ensure_future(self.listen_for_disconnect(receive))
+        try:
+            await asyncio.wait((respond, disconnect), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not disconnect.done():
+                disconnect.cancel()
+            elif not disconnect.cancelled():
+                disconnect.exception()  # RequestAborted: expected, marked as seen
+            if not respond.done():
+                respond.cancel()
+        try:
+            return await respond
+        except (asyncio.CancelledError, RequestAborted):
+            return None
+
+    async def _respond(self, request, send):
+        response = await self.run_get_response(request)
+        await self.send_response(response, send)
+        return response
 
 
 def _needs_full_stack(scope: dict) -> bool:

@@ -44,7 +44,9 @@ def _slot(connector_id: int, profile: dict[str, Any]) -> Q:
 
 def record_accepted(entries: Iterable[Accepted]) -> None:
     entries = sorted(entries, key=lambda e: e.station_pk)
-    with transaction.atomic():  # a savepoint when called inside the completing transaction
+    # Part of the completing transaction when called inside it: no savepoint of its own,
+    # a failure here rolls the whole completion back.
+    with transaction.atomic(savepoint=False):
         # One writer per station at a time (PostgreSQL row locks, taken in id order so two
         # bulk sends cannot deadlock): the delete-then-insert below must not interleave
         # with another for the same station.

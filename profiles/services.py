@@ -106,14 +106,21 @@ def _complete(model, records: list, fields: Sequence[str], then=None) -> None:
             then()
 
 
+def _write_pending(calls: Sequence[_Call]) -> None:
+    if calls:
+        type(calls[0].record).objects.bulk_create([c.record for c in calls], batch_size=BATCH)
+
+
 async def _run(
     calls: Sequence[_Call],
     *,
+    written: bool = False,
     extra_fields: Sequence[str] = (),
     on_answer: Callable[[OperationResult], None] | None = None,
     then: Callable[[list[OperationResult]], Callable[[], None] | None] | None = None,
 ) -> list[OperationResult]:
-    """Write the pending rows, make the calls (bounded concurrency), complete the rows.
+    """Write the pending rows (unless ``written``), make the calls (bounded concurrency),
+    complete the rows.
 
     ``then(results)`` may return a function that runs in the completing transaction
     (the installed-profile record), so one operation costs two database writes.
@@ -121,7 +128,8 @@ async def _run(
     if not calls:
         return []
     model = type(calls[0].record)
-    await db.run(model.objects.bulk_create, [c.record for c in calls], batch_size=BATCH)
+    if not written:
+        await db.run(_write_pending, calls)
     limit = asyncio.Semaphore(settings.BULK_CONCURRENCY)
     try:
         results = await asyncio.gather(*(_call_one(c, limit) for c in calls))
@@ -176,8 +184,32 @@ async def send_charging_profiles(
     scenario: str = "",
 ) -> list[SendResult]:
     """SetChargingProfile with the same profile to every station, concurrently."""
+    pending = await db.run(write_pending_sends, stations, connector_id, profile,
+                           scenario=scenario)
+    return await run_sends(pending)
+
+
+@dataclass
+class PendingSends:
+    """A send whose history rows are written (``pending``) and whose CALLs are not."""
+
+    calls: list[_Call]
+    connector_id: int
+    profile: dict[str, Any]
+    scenario: str
+
+
+def write_pending_sends(
+    stations: Sequence[Station],
+    connector_id: int,
+    profile: dict[str, Any],
+    *,
+    scenario: str = "",
+) -> PendingSends:
+    """The first half of a send, synchronous so that a view can run it on the database
+    thread together with its own lookups and checks: one thread hop instead of several.
+    """
     sent_on = target_connector(profile, connector_id)
-    profile_id = profile["chargingProfileId"]
     schedule = profile.get("chargingSchedule", {})
     calls = []
     for station in stations:
@@ -190,7 +222,7 @@ async def send_charging_profiles(
             connector_id=sent_on,
             requested_connector_id=connector_id,
             profile=profile,
-            charging_profile_id=profile_id,
+            charging_profile_id=profile["chargingProfileId"],
             purpose=profile["chargingProfilePurpose"],
             stack_level=profile["stackLevel"],
             kind=profile["chargingProfileKind"],
@@ -200,8 +232,18 @@ async def send_charging_profiles(
         )
         calls.append(_Call(station, record, "SetChargingProfile",
                            {"connectorId": sent_on, "csChargingProfiles": profile}))
-        events.publish("profile.sent", station.station_id, profile_id=profile_id,
-                       connector_id=sent_on, purpose=record.purpose)
+    _write_pending(calls)
+    return PendingSends(calls, connector_id, profile, scenario)
+
+
+async def run_sends(pending: PendingSends) -> list[SendResult]:
+    """The second half of a send: the CALLs, then the rows completed with the answers."""
+    profile, scenario = pending.profile, pending.scenario
+    sent_on = target_connector(profile, pending.connector_id)
+    profile_id = profile["chargingProfileId"]
+    for call in pending.calls:
+        events.publish("profile.sent", call.station.station_id, profile_id=profile_id,
+                       connector_id=sent_on, purpose=call.record.purpose)
 
     def report(result: OperationResult) -> None:
         station_id = result.station_id
@@ -225,7 +267,7 @@ async def send_charging_profiles(
         ]
         return functools.partial(installed.record_accepted, accepted) if accepted else None
 
-    results = await _run(calls, on_answer=report, then=record_installed)
+    results = await _run(pending.calls, written=True, on_answer=report, then=record_installed)
     return [SendResult(**vars(r), connector_id=sent_on, profile_id=profile_id) for r in results]
 
 

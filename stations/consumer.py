@@ -29,6 +29,7 @@ from stations.gateway import (
     GatewayError,
     StationCallError,
 )
+from stations.lean_dispatch import LeanDispatchMixin
 from stations.node import NODE_ID
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class _Connection:
         await self._consumer.send(text_data=message)
 
 
-class OcppConsumer(AsyncWebsocketConsumer):
+class OcppConsumer(LeanDispatchMixin, AsyncWebsocketConsumer):
     station_id: str
     central_system: CentralSystem | None = None
 

@@ -49,24 +49,24 @@ def live_node_ids() -> frozenset[str]:
 
 
 def is_connected(station: Station) -> bool:
+    """Held by this process, or by another live one. Synchronous: a database thread."""
     if registry.get(station.station_id) is not None:
         return True
     return station.connected and station.node != NODE_ID and station.node in live_node_ids()
 
 
+def connected_station(station_id: str) -> Station | None:
+    """The station, if it is known and connected now. Synchronous: a database thread."""
+    station = Station.objects.filter(station_id=station_id).first()
+    if station is None or not is_connected(station):
+        return None
+    return station
+
+
 async def find_connected(station_id: str) -> Station | None:
-    """The station, if it is known and connected now."""
+    """``connected_station`` from async code."""
     await ensure_heartbeat()
-    station = await db.run(Station.objects.filter(station_id=station_id).first)
-    if station is None:
-        return None
-    if registry.get(station_id) is not None:
-        return station
-    if not station.connected or station.node == NODE_ID:
-        return None
-    if station.node in await db.run(live_node_ids):
-        return station
-    return None
+    return await db.run(connected_station, station_id)
 
 
 # --- this node's heartbeat and the release of dead nodes -------------------------------

@@ -16,6 +16,12 @@ from django.core.management.base import BaseCommand, CommandParser
 
 logger = logging.getLogger(__name__)
 
+# How long a station's opening handshake may take, from its TCP connection to the
+# server's answer. Daphne's default (5 s) refuses stations whenever the event loop is
+# busy for a few seconds, e.g. while thousands reconnect after a restart; they retry,
+# and the retries make the storm worse.
+HANDSHAKE_TIMEOUT = 30.0
+
 
 class Command(BaseCommand):
     help = "Serve the REST API and the OCPP endpoint (Daphne or uvicorn)."
@@ -36,12 +42,18 @@ class Command(BaseCommand):
             default=os.environ.get("CSMS_SERVER", "uvicorn"),
         )
         parser.add_argument(
+            "--backlog", type=int, default=int(os.environ.get("CSMS_BACKLOG", 8192)),
+            help="connections the kernel queues before the server accepts them (capped "
+            "by net.core.somaxconn); thousands of chargers reconnect at once after a "
+            "restart (uvicorn's default is 2,048, Daphne's 50)",
+        )
+        parser.add_argument(
             "--simulate", type=int, default=int(os.environ.get("CSMS_SIMULATE", 0)),
             metavar="N", help="also run N simulated stations (PY-SIM-0001...) in this process",
         )
 
     def handle(self, *args, host: str, http_port: int, ocpp_port: int, server: str,
-               simulate: int, **options) -> None:
+               simulate: int, backlog: int, **options) -> None:
         ports = [http_port] + ([ocpp_port] if ocpp_port else [])
         if "SIMULATOR_CSMS_URL" not in os.environ:
             # Hosted simulated stations connect to this very server.
@@ -49,6 +61,7 @@ class Command(BaseCommand):
                 f"ws://127.0.0.1:{ocpp_port}" if ocpp_port else f"ws://127.0.0.1:{http_port}/ocpp"
             )
         self.simulate = simulate
+        self.backlog = backlog
         ocpp_urls = f"ws://{host}:{http_port}/ocpp/<station_id>"
         if ocpp_port:
             ocpp_urls = f"ws://{host}:{ocpp_port}/<station_id> and " + ocpp_urls
@@ -69,9 +82,12 @@ class Command(BaseCommand):
         Server(
             application,
             ready_callable=lambda: asyncio.ensure_future(self._start_simulated()),
-            endpoints=[f"tcp:port={port}:interface={host}" for port in ports],
+            endpoints=[f"tcp:port={port}:interface={host}:backlog={self.backlog}"
+                       for port in ports],
             # Chargers stay connected for months: never close a WebSocket for its age.
             websocket_timeout=-1,
+            websocket_handshake_timeout=HANDSHAKE_TIMEOUT,
+            websocket_connect_timeout=HANDSHAKE_TIMEOUT,  # for the app to accept or refuse
             ping_interval=settings.WEBSOCKET_PING_INTERVAL,
             ping_timeout=settings.WEBSOCKET_PING_TIMEOUT,
             verbosity=0,
@@ -96,6 +112,7 @@ class Command(BaseCommand):
             application,
             lifespan="off",
             log_level="warning",
+            backlog=self.backlog,
             ws="websockets-sansio",
             ws_per_message_deflate=False,  # costs memory per connection; chargers rarely use it
             ws_max_size=settings.OCPP_MAX_FRAME_BYTES,
