@@ -4,6 +4,16 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 
 from api.serializers import ErrorSerializer, ValidationErrorSerializer
 
+
+def _not_about_a_field(detail: str) -> dict:
+    """A 400 body whose ``detail`` names no field (as api/errors.py answers it)."""
+    return {"detail": detail, "errors": [{"field": "", "message": detail}]}
+
+
+_NO_SMART_CHARGING = (
+    "Station PY-SIM-0001 does not support SmartCharging (CentralSystemChargePoint required)"
+)
+
 NOT_FOUND = OpenApiResponse(
     ErrorSerializer,
     description="The station is unknown or not connected.",
@@ -26,10 +36,7 @@ BAD_REQUEST = OpenApiResponse(
     examples=[
         OpenApiExample(
             "No SmartCharging",
-            value={
-                "detail": "Station PY-SIM-0001 does not support SmartCharging "
-                "(CentralSystemChargePoint required)"
-            },
+            value=_not_about_a_field(_NO_SMART_CHARGING),
             response_only=True,
             status_codes=["400"],
         ),
@@ -47,6 +54,23 @@ BAD_REQUEST = OpenApiResponse(
             response_only=True,
             status_codes=["400"],
         ),
+    ],
+)
+
+BAD_LOG_QUERY = OpenApiResponse(
+    ValidationErrorSerializer,
+    description="`limit` is not a whole number from 1 to 5000.",
+    examples=[
+        OpenApiExample(
+            "Limit out of range",
+            value={
+                "detail": "limit: Ensure this value is greater than or equal to 1.",
+                "errors": [{"field": "limit",
+                            "message": "Ensure this value is greater than or equal to 1."}],
+            },
+            response_only=True,
+            status_codes=["400"],
+        )
     ],
 )
 
@@ -164,11 +188,11 @@ TEST_PROFILE_EXAMPLES = [
                                          "startSchedule": "2026-01-08T10:30:00+00:00"}},
         "connector_id": 0, "send_status": "Accepted",
         "message": "Test profile generated and sent with status: Accepted", "error": None}),
-    OpenApiExample("Unknown scenario", response_only=True, status_codes=["400"], value={
-        "detail": "Unknown scenario 'invalid_scenario'. Valid: peak_shaving, time_of_use, "
-                  "energy_cap"}),
+    OpenApiExample("Unknown scenario", response_only=True, status_codes=["400"],
+                   value=_not_about_a_field("Unknown scenario 'invalid_scenario'. Valid: "
+                                            "peak_shaving, time_of_use, energy_cap")),
     OpenApiExample("Missing parameter", response_only=True, status_codes=["400"],
-                   value={"detail": "max_power_w is required for peak_shaving"}),
+                   value=_not_about_a_field("max_power_w is required for peak_shaving")),
 ]
 
 _PROFILE = {

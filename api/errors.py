@@ -46,20 +46,28 @@ def flatten(detail: Any, path: str = "") -> list[tuple[str, str]]:
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    """DRF's handler, with validation errors turned into one readable ``detail``.
+    """DRF's handler, with every 400 in the one documented shape.
 
     ``{"detail": "duration: Ensure this value is greater than or equal to 1.", "errors":
     [{"field": "duration", "message": "..."}]}``: the text names every bad field and
-    ``errors`` lists them for programs.
+    ``errors`` lists them for programs. A 400 that is not about one field (a body that
+    is not JSON, an unknown scenario, a station without SmartCharging) keeps its
+    ``detail`` as the contract words it and lists it once with the field ``""``, as
+    DRF's non-field errors are, so a client reads every 400 the same way.
     """
     response = drf_exception_handler(exc, context)
-    if response is not None and isinstance(exc, ValidationError):
+    if response is None or response.status_code != status.HTTP_400_BAD_REQUEST:
+        return response
+    if isinstance(exc, ValidationError):
         pairs = flatten(exc.detail)
         response.data = {
             "detail": "; ".join(f"{field}: {message}" if field else message
                                 for field, message in pairs),
             "errors": [{"field": field, "message": message} for field, message in pairs],
         }
+    elif isinstance(response.data, dict) and "errors" not in response.data:
+        detail = str(response.data.get("detail", ""))
+        response.data = {"detail": detail, "errors": [{"field": "", "message": detail}]}
     return response
 
 

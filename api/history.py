@@ -50,6 +50,17 @@ class HistoryPagination(PageNumberPagination):
     max_page_size = 1000
     page_size_query_description = "Rows per page (default 50, at most 1000)."
 
+    def get_page_number(self, request: Any, paginator: Any) -> Any:
+        """A page that is not a whole number from 1 is a bad request (400, like a bad
+        filter); a page past the last one is 404 ``Invalid page.`` (documented)."""
+        page = super().get_page_number(request, paginator)
+        if isinstance(page, int):  # the default 1, or the number of "last"
+            return page
+        if not (page.isascii() and page.isdigit() and int(page) >= 1):
+            raise serializers.ValidationError(
+                {self.page_query_param: "A page is a whole number from 1, or 'last'."})
+        return int(page)
+
     def get_paginated_response_schema(self, schema: dict) -> dict:
         paginated = super().get_paginated_response_schema(schema)
         # The docs' examples show one row: a count and links that agree with it.
@@ -267,8 +278,8 @@ _LISTS = (
     "Newest first, 50 rows a page (`page`, `page_size` up to 1000). `since` and `until` "
     "bound `requested_at` (both inclusive; ISO 8601, UTC when no offset is given). A row "
     "is written as `pending` before the CALL goes out and completed with the answer "
-    "(`answered_at`, `ocpp_status`) or the failure (`error`). An invalid filter value is "
-    "refused with 400 naming it."
+    "(`answered_at`, `ocpp_status`) or the failure (`error`). An invalid filter value or "
+    "page number is refused with 400 naming it; a page past the last one is 404."
 )
 
 PROFILE_HISTORY = (
@@ -293,22 +304,37 @@ CLEAR_HISTORY = (
     "The `connector_id` and `purpose` filters select clears that named them.\n\n" + _LISTS
 )
 
+_PAGE_PAST_THE_END = OpenApiExample(
+    "Page past the end",
+    value={"detail": "Invalid page."},
+    response_only=True,
+    status_codes=["404"],
+)
+
 STATION_NOT_FOUND = OpenApiResponse(
     ErrorSerializer,
-    description="No station with this id has ever connected.",
+    description="No station with this id has ever connected, or `page` is past the last "
+    "page.",
     examples=[
         OpenApiExample(
             "Station not found",
             value={"detail": "Station PY-SIM-9999 not found"},
             response_only=True,
             status_codes=["404"],
-        )
+        ),
+        _PAGE_PAST_THE_END,
     ],
+)
+
+PAGE_NOT_FOUND = OpenApiResponse(
+    ErrorSerializer,
+    description="`page` is past the last page.",
+    examples=[_PAGE_PAST_THE_END],
 )
 
 BAD_FILTER = OpenApiResponse(
     ValidationErrorSerializer,
-    description="A filter value is invalid; `detail` names every bad one.",
+    description="A filter value or `page` is invalid; `detail` names every bad one.",
     examples=[
         OpenApiExample(
             "Invalid filters",
@@ -460,9 +486,8 @@ class StationHistoryView(HistoryView):
 
 def _history_schema(operation_id: str, summary: str, description: str, serializer: type,
                     examples: list, station: bool) -> Any:
-    responses: dict = {200: serializer, 400: BAD_FILTER}
-    if station:
-        responses[404] = STATION_NOT_FOUND
+    responses: dict = {200: serializer, 400: BAD_FILTER,
+                       404: STATION_NOT_FOUND if station else PAGE_NOT_FOUND}
     return extend_schema_view(
         get=extend_schema(
             operation_id=operation_id,

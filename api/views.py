@@ -247,7 +247,8 @@ class StationLogsView(AsyncAPIView):
         summary="A station's log",
         description=docs.STATION_LOGS,
         parameters=[LogQuerySerializer],
-        responses={200: StationLogSerializer(many=True), 404: docs.NOT_FOUND},
+        responses={200: StationLogSerializer(many=True), 400: docs.BAD_LOG_QUERY,
+                   404: docs.NOT_FOUND},
         tags=["Stations"],
     )
     async def get(self, request: Request, station_id: str) -> Response:

@@ -342,11 +342,15 @@ async def test_contract_400_texts_and_nothing_sent(csms, api):
     async with ready_station(csms) as station:
         response = await scenario(api, station.id, scenario="invalid_scenario", connector_id=1)
         assert response.status_code == 400
-        assert response.json() == {"detail": UNKNOWN_SCENARIO}
+        # The contract's text, in the shape every 400 has (api/errors.py).
+        assert response.json() == {"detail": UNKNOWN_SCENARIO,
+                                   "errors": [{"field": "", "message": UNKNOWN_SCENARIO}]}
 
         response = await scenario(api, station.id, scenario="peak_shaving", connector_id=1)
         assert response.status_code == 400
-        assert response.json() == {"detail": "max_power_w is required for peak_shaving"}
+        missing = "max_power_w is required for peak_shaving"
+        assert response.json() == {"detail": missing,
+                                   "errors": [{"field": "", "message": missing}]}
 
         assert station.received == []
         assert await history_count(station.id) == 0
@@ -364,10 +368,10 @@ async def test_energy_cap_for_a_transaction_not_running_there_is_refused(csms, a
             response = await scenario(api, station.id, connector_id=connector_id,
                                       transaction_id=transaction_id, **cap)
             assert response.status_code == 400, response.text
-            assert response.json() == {
-                "detail": f"Transaction {transaction_id} is not active on connector "
-                f"{connector_id} of {station.id}"
-            }
+            detail = (f"Transaction {transaction_id} is not active on connector "
+                      f"{connector_id} of {station.id}")
+            assert response.json() == {"detail": detail,
+                                       "errors": [{"field": "", "message": detail}]}
 
         await refused(987_654, 1)  # never seen
         ended = await start_transaction(station, 1)

@@ -466,10 +466,9 @@ async def test_station_without_smart_charging_is_refused_with_400(csms, api, sta
         json={"connector_id": 1, "profile": tx_default(93, 7_000)},
     )
     assert response.status_code == 400
-    assert response.json() == {
-        "detail": f"Station {station_id} does not support SmartCharging "
-        "(CentralSystemChargePoint required)"
-    }
+    detail = (f"Station {station_id} does not support SmartCharging "
+              "(CentralSystemChargePoint required)")
+    assert response.json() == {"detail": detail, "errors": [{"field": "", "message": detail}]}
     assert installed_ids(station_id) == []
 
 

@@ -211,10 +211,10 @@ async def test_station_without_smart_charging_is_400_and_nothing_is_sent(csms, a
             return row.supported_feature_profiles is not None
 
         await wait_until(known)
-        expected = {
-            "detail": f"Station {station.id} does not support SmartCharging "
-            "(CentralSystemChargePoint required)"
-        }
+        detail = (f"Station {station.id} does not support SmartCharging "
+                  "(CentralSystemChargePoint required)")
+        # The contract's text, in the shape every 400 has (api/errors.py).
+        expected = {"detail": detail, "errors": [{"field": "", "message": detail}]}
         for method, path in [
             ("POST", "charging_profile"),
             ("DELETE", "charging_profile"),
