@@ -12,3 +12,8 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <key>"},
             {"type": "apiKey", "in": "header", "name": "X-API-Key"},
         ]
+
+    def get_security_requirement(self, auto_schema) -> list[dict[str, list]]:
+        # Alternatives, not one requirement naming both: in OpenAPI a requirement with
+        # two schemes means both headers at once, and either header alone suffices.
+        return [{name: []} for name in self.name]
