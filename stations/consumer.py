@@ -114,7 +114,10 @@ class OcppConsumer(LeanDispatchMixin, AsyncWebsocketConsumer):
     async def _refuse(self, status: int, reason: str) -> None:
         """Refuse the handshake with an HTTP status where the server allows it (uvicorn),
         else with a plain refusal (403)."""
-        logger.warning("%s refused at handshake (%s): %s", self.station_id[:60], status, reason)
+        # An invalid id is shown quoted: it may hold anything, a line break included.
+        shown = (self.station_id if auth.valid_station_id(self.station_id)
+                 else repr(self.station_id[:60]))
+        logger.warning("%s refused at handshake (%s): %s", shown, status, reason)
         if "websocket.http.response" in self.scope.get("extensions", {}):
             headers = [(b"content-type", b"text/plain")]
             if status == 401:
