@@ -12,6 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
+from api import auth_failures
 from api.models import ROLE_RANK, ApiKey, Role
 
 logger = logging.getLogger(__name__)
@@ -80,8 +81,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         secret = secret_from(request.headers)
         if secret is None:
             return None
+        # Before the lookup: an address guessing keys learns nothing more (see
+        # api/auth_failures.py), and costs no more queries.
+        address = auth_failures.address_of_request(request)
+        auth_failures.check(address)
         key = lookup(secret)
         if key is None:
+            auth_failures.record(address)
             raise exceptions.AuthenticationFailed("Invalid or revoked API key")
         return ApiKeyUser(key.pk, key.name, key.role), key
 
@@ -108,6 +114,10 @@ class HasRole(permissions.BasePermission):
             return True
         role = role_of(request.user)
         if role is None:
+            # A missing key counts as a failed attempt, like a wrong one.
+            address = auth_failures.address_of_request(request)
+            auth_failures.check(address)
+            auth_failures.record(address)
             raise exceptions.NotAuthenticated(
                 "Authentication required: send your API key as 'Authorization: Bearer <key>'"
                 " or 'X-API-Key: <key>'"

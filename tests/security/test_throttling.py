@@ -67,12 +67,10 @@ async def test_budgets_can_be_turned_off(anon, settings):
         assert (await anon.get("/api/schema/")).status_code == 200
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "REST_FRAMEWORK has no NUM_PROXIES, so DRF's get_ident() (used by "
-    "api/throttles.py CallerRateThrottle.get_cache_key) takes the client-supplied "
-    "X-Forwarded-For header as the caller's address: any anonymous client gets a fresh "
-    "budget per request by sending a different X-Forwarded-For"))
 async def test_anonymous_budget_cannot_be_dodged_with_x_forwarded_for(anon, settings):
+    """DRF has NUM_PROXIES=0 (CSMS_NUM_PROXIES); this once failed because uvicorn itself
+    rewrote the client address from X-Forwarded-For for peers on 127.0.0.1
+    (csms_project/proxies.py)."""
     settings.CSMS_THROTTLE_ANON_RATE = "3/min"
     codes = [
         (await anon.get("/api/schema/", headers={"X-Forwarded-For": f"198.51.100.{n}"}))
@@ -82,16 +80,59 @@ async def test_anonymous_budget_cannot_be_dodged_with_x_forwarded_for(anon, sett
     assert 429 in codes, codes
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DRF checks authentication and permissions before throttles, and "
-    "api/authentication.py ApiKeyAuthentication raises AuthenticationFailed / HasRole "
-    "raises NotAuthenticated first: requests with missing or wrong keys never count "
-    "against the anonymous budget, so key guessing (one database query per well-formed "
-    "guess) is never answered 429"))
 async def test_wrong_keys_count_against_the_anonymous_budget(anon, operator_key, settings):
     settings.CSMS_THROTTLE_ANON_RATE = "3/min"
     codes = [
         (await anon.get("/stations", headers=bearer(f"csms_{n:08x}_{'g' * 43}"))).status_code
         for n in range(8)
     ]
-    assert 429 in codes, codes
+    assert codes == [401] * 3 + [429] * 5, codes
+    _retry_after(await anon.get("/stations", headers={"X-API-Key": "garbage"}))
+    # Once over the budget even the right key is refused: a guesser ignoring the 429s
+    # must not learn which guess was right.
+    _retry_after(await anon.get("/stations", headers=bearer(operator_key)))
+
+
+async def test_missing_keys_count_against_the_anonymous_budget(anon, settings):
+    settings.CSMS_THROTTLE_ANON_RATE = "2/min"
+    codes = [(await anon.get("/stations")).status_code for _ in range(4)]
+    assert codes == [401, 401, 429, 429], codes
+    _retry_after(await anon.post("/stations", json={"station_id": "SEC-THR-2"}))
+
+
+async def test_failures_do_not_touch_a_valid_keys_budget(anon, operator_key, settings):
+    """Valid keys keep their own budget: failures below the limit from the same address
+    change nothing, and a busy valid key does not use up the anonymous one."""
+    settings.CSMS_THROTTLE_ANON_RATE = "3/min"
+    settings.CSMS_THROTTLE_KEY_RATE = "100/min"
+    for _ in range(2):
+        assert (await anon.get("/stations", headers=bearer("csms_0_wrong"))).status_code == 401
+    for _ in range(10):
+        assert (await anon.get("/stations", headers=bearer(operator_key))).status_code == 200
+    assert (await anon.get("/stations", headers=bearer("csms_0_wrong"))).status_code == 401
+    _retry_after(await anon.get("/stations", headers=bearer("csms_0_wrong")))
+
+
+async def test_failure_budget_is_off_with_the_anonymous_rate(anon, settings):
+    settings.CSMS_THROTTLE_ANON_RATE = None
+    for _ in range(8):
+        assert (await anon.get("/stations", headers=bearer("csms_0_wrong"))).status_code == 401
+
+
+async def test_wrong_keys_cannot_dodge_the_failure_budget_with_x_forwarded_for(anon, settings):
+    settings.CSMS_THROTTLE_ANON_RATE = "2/min"
+    codes = [
+        (await anon.get("/stations", headers={**bearer("csms_0_wrong"),
+                                               "X-Forwarded-For": f"198.51.100.{n}"}))
+        .status_code
+        for n in range(4)
+    ]
+    assert codes == [401, 401, 429, 429], codes
+
+
+def test_proxy_headers_follow_num_proxies(settings):
+    from csms_project.proxies import uvicorn_proxy_options
+
+    assert uvicorn_proxy_options() == {"proxy_headers": False}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    assert uvicorn_proxy_options() == {"proxy_headers": True}

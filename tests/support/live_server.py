@@ -44,6 +44,7 @@ class LiveAsgiServer:
 
     def start(self) -> None:
         from csms_project.asgi import application
+        from csms_project.proxies import uvicorn_proxy_options
 
         config = uvicorn.Config(
             application,
@@ -52,6 +53,8 @@ class LiveAsgiServer:
             ws="websockets-sansio",
             ws_per_message_deflate=False,
             ws_ping_interval=None,
+            # As the serve command should: X-Forwarded-For only behind CSMS_NUM_PROXIES.
+            **uvicorn_proxy_options(),
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, name="live-asgi-server", daemon=True)
