@@ -126,6 +126,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so the live-server thread of the tests shares it; one per test
     # process, so that two test runs on one machine never share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test_csms_{os.getpid()}.sqlite3")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A commit waits for its WAL flush only when DB_SYNCHRONOUS_COMMIT=on. Off (the
+    # default) matches SQLite's synchronous=NORMAL above: a crash of this process loses
+    # nothing and the data stays consistent; a crash of the database server's machine
+    # may lose the last fraction of a second of history. Each request commits twice,
+    # and on this machine a flush costs several milliseconds (see BENCHMARKS.md).
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c synchronous_commit={os.environ.get('DB_SYNCHRONOUS_COMMIT', 'off')}"
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Threads (and so connections) per process for ORM calls made from async code; with
