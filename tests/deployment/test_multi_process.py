@@ -95,7 +95,8 @@ async def test_two_processes_one_system(two_servers, shared_backends):
         # A station held by A is driven through B and through A, and an operator
         # listening to B's event stream sees it all.
         key = shared_backends["TEST_API_KEY"]
-        async with websockets.connect(f"ws://127.0.0.1:{b.http_port}/ws/events?api_key={key}"
+        async with websockets.connect(f"ws://127.0.0.1:{b.http_port}/ws/events",
+                                      additional_headers=auth_headers(key),
                                       ) as events, connected_station(a.ocpp_url) as station:
 
             async def listed_by_b() -> bool:

@@ -174,7 +174,8 @@ async def test_events_stream_station_and_profile_events(csms, api, operator_key)
 
 async def test_events_filter_by_kind(csms, api, operator_key):
     async with websockets.connect(
-        f"ws://127.0.0.1:{csms.port}/ws/events?events=profile.accepted&api_key={operator_key}"
+        f"ws://127.0.0.1:{csms.port}/ws/events?events=profile.accepted",
+        subprotocols=["csms.events", f"csms.key.{operator_key}"],  # as a browser sends it
     ) as events, connected_station(csms.ws_url) as station:
         await api.post(f"/stations/{station.id}/charging_profile",
                        json={"connector_id": 1, "profile": SHED})
@@ -188,4 +189,5 @@ async def test_events_need_a_key(csms):
     with pytest.raises(websockets.InvalidStatus):
         await websockets.connect(f"ws://127.0.0.1:{csms.port}/ws/events")
     with pytest.raises(websockets.InvalidStatus):
-        await websockets.connect(f"ws://127.0.0.1:{csms.port}/ws/events?api_key=csms_00_bad")
+        await websockets.connect(f"ws://127.0.0.1:{csms.port}/ws/events",
+                                 subprotocols=["csms.events", "csms.key.csms_00_bad"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import re
 import subprocess
@@ -287,27 +288,61 @@ def test_unrecognised_auth_switch_does_not_open_the_api(value):
 # --- the event stream ------------------------------------------------------------------------
 
 
-async def _events_status(url: str, headers: dict[str, str] | None = None) -> int:
+async def _events_status(url: str, headers: dict[str, str] | None = None,
+                         subprotocols: list[str] | None = None) -> int | str:
+    """101 (or the selected subprotocol, when one was offered) or the refusal's status."""
     try:
-        ws = await websockets.connect(url, additional_headers=headers or {}, open_timeout=5)
+        ws = await websockets.connect(url, additional_headers=headers or {}, open_timeout=5,
+                                      subprotocols=subprotocols)
     except websockets.InvalidStatus as refused:
         return refused.response.status_code
     await ws.close()
-    return 101
+    return ws.subprotocol if subprotocols else 101
+
+
+def _browser(key: str) -> list[str]:
+    """What a browser offers: ``new WebSocket(url, ["csms.events", "csms.key." + key])``."""
+    return ["csms.events", f"csms.key.{key}"]
 
 
 async def test_event_stream_needs_a_key(csms):
     base = f"{csms.ws_root_url}/ws/events"
     viewer = await new_key("sec-events", "viewer")
     assert await _events_status(base) == 403
-    assert await _events_status(f"{base}?api_key=csms_00000000_nope") == 403
     assert await _events_status(base, {"X-API-Key": "garbage"}) == 403
-    assert await _events_status(f"{base}?api_key={viewer}") == 101
+    assert await _events_status(base, subprotocols=_browser("csms_00000000_nope")) == 403
     assert await _events_status(base, bearer(viewer)) == 101
     assert await _events_status(base, {"X-API-Key": viewer}) == 101
+    # Browsers: the key as a subprotocol; the server selects csms.events, not the key.
+    assert await _events_status(base, subprotocols=_browser(viewer)) == "csms.events"
+    assert await _events_status(base, subprotocols=[f"csms.key.{viewer}"]) == \
+        f"csms.key.{viewer}"
     await ApiKey.objects.filter(name="sec-events").aupdate(revoked=True)
     authentication._cache.clear()
-    assert await _events_status(f"{base}?api_key={viewer}") == 403
+    assert await _events_status(base, subprotocols=_browser(viewer)) == 403
+    assert await _events_status(base, bearer(viewer)) == 403
+
+
+async def test_event_stream_refuses_a_key_in_the_url(csms, caplog):
+    """URLs are written to access logs (the server's, every proxy's): a key there leaks."""
+    caplog.set_level(logging.WARNING)
+    viewer = await new_key("sec-events-url", "viewer")
+    assert await _events_status(f"{csms.ws_root_url}/ws/events?api_key={viewer}") == 403
+    assert any("?api_key is not accepted" in r.getMessage() for r in caplog.records)
+
+
+async def test_event_stream_key_guessing_is_refused(csms, settings):
+    settings.CSMS_THROTTLE_ANON_RATE = "3/min"
+    base = f"{csms.ws_root_url}/ws/events"
+    viewer = await new_key("sec-events-guess", "viewer")
+    for n in range(3):
+        assert await _events_status(base, bearer(f"csms_{n:08x}_wrong")) == 403
+    # Over the budget the right key is refused too, so guessing teaches nothing.
+    assert await _events_status(base, bearer(viewer)) == 403
+    # One budget per address, whichever door the guesses came through.
+    async with httpx.AsyncClient(base_url=csms.http_url) as client:
+        response = await client.get("/stations", headers=bearer(viewer))
+    assert response.status_code == 429
 
 
 # --- the schema and /docs --------------------------------------------------------------------
