@@ -1,10 +1,13 @@
 """Who may connect as a station: OCPP-J security profile 1 (HTTP Basic authentication
 on the WebSocket handshake, user = station id, password = the AuthorizationKey).
 
-Policy ``known``: only registered stations, with their password. Policy ``auto``:
-an unknown id is registered on first connect, with the password it presents if any
-(later connections must present the same); a station registered without a password
-connects without one.
+The rule: a station with a stored password must always present it, under either
+policy. Policy ``known``: only registered stations, with their password. Policy
+``auto``: an unknown id is registered on first connect; a station without a stored
+password connects without one, and the first connection that presents a password
+stores it (trust on first use), so from then on nobody connects as that station
+without it. Until a station has a password, anyone can connect as it under ``auto``:
+production uses ``known``.
 """
 
 from __future__ import annotations
@@ -90,9 +93,26 @@ def authorize(station_id: str, headers: list[tuple[bytes, bytes]]) -> Verdict:
             authorization_key_hash=hash_key(password) if password else "",
         )
         return Verdict(True)
-    if station.authorization_key_hash:
+    stored = station.authorization_key_hash
+    if not stored and password:
+        stored = _store_first_password(station.pk, station_id, password)
+    if stored:
         if password is None:
             return Verdict(False, "missing password")
-        if not key_matches(station.authorization_key_hash, password):
+        if not key_matches(stored, password):
             return Verdict(False, "wrong password")
     return Verdict(True)
+
+
+def _store_first_password(pk: int, station_id: str, password: str) -> str:
+    """Trust on first use (policy ``auto``): keep the hash of the first password a
+    station without one presents. Returns the hash now stored: when two connections
+    race, only the first one's is kept and the other must match it."""
+    hashed = hash_key(password)
+    if Station.objects.filter(pk=pk, authorization_key_hash="").update(
+            authorization_key_hash=hashed):
+        logger.warning("%s had no AuthorizationKey; the one it presented is now required "
+                       "(trust on first use)", station_id)
+        return hashed
+    return Station.objects.filter(pk=pk).values_list(
+        "authorization_key_hash", flat=True).first() or ""
