@@ -176,6 +176,39 @@ async def _disconnected(station_id: str) -> bool:
     return registry.get(station_id) is None
 
 
+@pytest.mark.parametrize("registered_by", ["api", "first connect"])
+async def test_auto_stores_the_first_password_of_a_station_without_one(
+        csms, api, settings, caplog, registered_by):
+    """A station without a password could be impersonated by anyone under ``auto``: the
+    first connection that presents one stores it (trust on first use)."""
+    caplog.set_level(logging.WARNING)
+    settings.CSMS_STATION_AUTH = "auto"
+    station_id = unique_id("SEC-TOFU")
+    url = f"{csms.ws_url}/{station_id}"
+    if registered_by == "api":
+        await _register(api, station_id, None)
+    else:
+        assert await handshake_status(url) == 101
+        await wait_until(lambda: _disconnected(station_id))
+    assert (await Station.objects.aget(station_id=station_id)).authorization_key_hash == ""
+    assert await handshake_status(url) == 101  # no password yet: none needed
+    await wait_until(lambda: _disconnected(station_id))
+
+    assert await handshake_status(url, basic(station_id, PASSWORD)) == 101
+    stored = (await Station.objects.aget(station_id=station_id)).authorization_key_hash
+    assert stored.startswith("sha256$")
+    assert PASSWORD not in stored
+    assert any(station_id in r.getMessage() and "trust on first use" in r.getMessage()
+               for r in caplog.records)
+    await wait_until(lambda: _disconnected(station_id))
+
+    assert await handshake_status(url) == 401
+    assert await handshake_status(url, basic(station_id, "z" * 20)) == 401
+    assert await handshake_status(url, basic(station_id, PASSWORD)) == 101
+    # The first password stays: a second one presented later does not replace it.
+    assert (await Station.objects.aget(station_id=station_id)).authorization_key_hash == stored
+
+
 # --- station ids -----------------------------------------------------------------------------
 
 
