@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from simulator.config import DEFAULT_FEATURE_PROFILES, SMART_CHARGING, SessionPlan, StationConfig
 from simulator.fleet import station_ids
+from stations import simulation
 from stations.models import Station
 
 STATION_ID_MAX = Station._meta.get_field("station_id").max_length
@@ -40,7 +41,18 @@ class SimulatorStartSerializer(serializers.Serializer):
                                      help_text="EV visits each station plays on its own")
     password = serializers.CharField(required=False, allow_null=True, default=None,
                                      help_text="HTTP Basic password (user = station id)")
-    url = serializers.CharField(required=False, help_text="CSMS to connect to (default: this)")
+    url = serializers.CharField(
+        required=False, max_length=2000,
+        help_text="CSMS to connect to (default: this one). Only ws:// or wss:// on this "
+        "CSMS's host or SIMULATOR_ALLOWED_HOSTS (loopback by default): the server opens "
+        "the connections itself.",
+    )
+
+    def validate_url(self, value: str) -> str:
+        refusal = simulation.url_refusal(value)
+        if refusal is not None:
+            raise serializers.ValidationError(refusal)
+        return value
 
     def validate(self, attrs: dict) -> dict:
         if ("count" in attrs) == ("station_ids" in attrs):

@@ -186,6 +186,14 @@ WEBSOCKET_PING_TIMEOUT = env_float("WEBSOCKET_PING_TIMEOUT", 30.0)
 # Where simulated stations hosted by the server connect (the serve command sets it to
 # its own OCPP port).
 SIMULATOR_CSMS_URL = os.environ.get("SIMULATOR_CSMS_URL", "ws://127.0.0.1:9000")
+# Hosts a `url` given to POST /simulator/stations may name, besides SIMULATOR_CSMS_URL's:
+# the server opens the connections, so any host would let a caller make it connect
+# anywhere. "*" allows every host (a lab simulating against other systems).
+SIMULATOR_ALLOWED_HOSTS = [
+    h.strip().lower().strip("[]")
+    for h in os.environ.get("SIMULATOR_ALLOWED_HOSTS", "localhost,127.0.0.1,::1").split(",")
+    if h.strip()
+]
 
 # Bulk operations call this many stations at once.
 BULK_CONCURRENCY = env_int("BULK_CONCURRENCY", 200)

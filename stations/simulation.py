@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
@@ -38,6 +39,32 @@ def fleet() -> Fleet:
 def csms_url() -> str:
     """Where hosted stations connect: this server's own OCPP endpoint."""
     return settings.SIMULATOR_CSMS_URL
+
+
+def url_refusal(url: str) -> str | None:
+    """Why hosted stations may not connect to ``url``, or None if they may.
+
+    The server itself opens these connections: a caller choosing any URL could make it
+    connect anywhere (an internal service, another network). Allowed: ws:// or wss://
+    on this CSMS's own host (SIMULATOR_CSMS_URL) or SIMULATOR_ALLOWED_HOSTS (loopback by
+    default; "*" allows every host).
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return "url is not a valid URL"
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        return "url must be a ws:// or wss:// URL with a host"
+    allowed = set(settings.SIMULATOR_ALLOWED_HOSTS)
+    own = urlsplit(settings.SIMULATOR_CSMS_URL).hostname
+    if own:
+        allowed.add(own.lower())
+    if "*" in allowed or parts.hostname.lower() in allowed:
+        return None
+    logger.warning("Simulated stations refused: url %r names a host not allowed", url[:200])
+    return (f"url must name this CSMS or an allowed host ({', '.join(sorted(allowed))}; "
+            f"setting SIMULATOR_ALLOWED_HOSTS), not {parts.hostname}")
 
 
 class AlreadySimulated(ValueError):

@@ -42,10 +42,10 @@ pytestmark = pytest.mark.e2e
 BUDGET_SECONDS = 75.0
 EXAMPLES = {GenerationMode.POSITIVE: 60, GenerationMode.NEGATIVE: 30}
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
-# Left out: starting simulated stations takes any URL to connect to (outbound
-# connections to wherever the fuzzer says, not only loopback) and up to 5000 of them; and
-# stopping them would pull the fixed stations from under the other operations. Both are
-# exercised with fixed inputs below.
+# Left out: starting simulated stations starts up to 5000 of them (connecting to this
+# server or a loopback host: tests/security/test_simulator_url.py), and stopping them
+# would pull the fixed stations from under the other operations. Both are exercised with
+# fixed inputs below.
 EXCLUDED = {"POST /simulator/stations", "DELETE /simulator/stations/{station_id}"}
 
 
