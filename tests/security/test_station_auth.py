@@ -388,7 +388,7 @@ async def _flood_while_driving(csms, api: httpx.AsyncClient, flooder: str) -> No
         assert max(during) < 2.0, during
         assert statistics.median(during) < max(0.5, 5 * statistics.median(baseline))
         # The bystander still answers; the flooder may come back once the server has let
-        # go of its old connection (at once: see the xfail test below).
+        # go of its old connection (at once: test_flooder_can_reconnect_at_once).
         assert (await _profile_latencies(api, bystander.id, 3))
 
 
