@@ -12,6 +12,7 @@ from adrf.views import APIView
 from django.conf import settings
 from rest_framework.views import APIView as DRFAPIView
 
+from api import auth_failures
 from api.authentication import is_cached, lookup, secret_from
 from stations import db
 
@@ -45,5 +46,7 @@ class AsyncAPIView(APIView):
         secret = secret_from(request._request.headers)
         if secret is None or is_cached(secret):
             return True
+        if auth_failures.wait_seconds(auth_failures.address_of_request(request)) is not None:
+            return True  # refused (429) before any lookup: guessing costs no query
         await db.run(lookup, secret)  # warms the cache for a valid key
         return is_cached(secret)
