@@ -256,8 +256,9 @@ def section(res: dict[str, Any]) -> str:
     lines += ["", "### Isolation", "",
               f"{iso.get('slow_calls_in_flight')} SetChargingProfile calls kept in flight to "
               f"{iso.get('slow_stations')} slow stations (answer after "
-              f"{iso.get('slow_delay_s')} s) while healthy stations are called at concurrency "
-              f"{o['isolation_concurrency']}:", "",
+              f"{iso.get('slow_delay_s')} s) while healthy stations are called at "
+              f"{o.get('isolation_rate')} per second (open loop, latency from the scheduled "
+              "start):", "",
               f"- healthy: {_stats_line(iso.get('healthy'))}",
               f"- slow: {_stats_line(iso.get('slow'))}", ""]
     paced = res.get("paced") or {}

@@ -57,7 +57,10 @@ class Options:
     bulk_stations: int = 1000
     bulk_repeats: int = 3
     isolation_seconds: float = 30.0
-    isolation_concurrency: int = 20
+    # Healthy calls during the isolation phase: an open loop at this rate, well inside
+    # what the server sustains, so that the p99 shows what the slow stations add and
+    # not the queue of a saturated server (the concurrency 20 and 100 rows show that).
+    isolation_rate: float = 50.0
     slow_concurrency: int = 500
     paced_rate: float = 100.0
     paced_seconds: float = 25.0
@@ -92,7 +95,7 @@ def quick_options(**overrides: Any) -> Options:
     values: dict[str, Any] = {
         "stations": 200, "calls": 60, "soak_seconds": 20.0, "quick": True,
         "heartbeat_interval": 10, "meter_interval": 5.0, "bare_stations": 200,
-        "bulk_repeats": 1, "isolation_seconds": 8.0, "paced_rate": 50.0,
+        "bulk_repeats": 1, "isolation_seconds": 8.0, "isolation_rate": 20.0, "paced_rate": 50.0,
         "paced_seconds": 4.0, "phase_seconds": 20.0, "boot_timeout": 90.0,
         "slow_concurrency": 20, "connect_rate": 200.0, "slow_delay": 3.0,
         "call_timeout": 8.0,
@@ -434,11 +437,12 @@ class Bench:
         slow_rec.begin()
         slow_tasks = [asyncio.create_task(slow_worker(w)) for w in range(slow_conc)]
         await asyncio.sleep(min(2.0, opts.isolation_seconds / 4))  # slow calls in flight
-        stations = self._next_stations(self.healthy, "_cursor", len(self.healthy))
-        healthy = await load.closed_loop(
-            self._product_call("set", stations, 301), calls=10 ** 7,
-            concurrency=opts.isolation_concurrency,
-            max_seconds=max(1.0, stop_at - time.monotonic()), timeout=opts.call_timeout + 15)
+        seconds = max(1.0, stop_at - time.monotonic())
+        total = int(opts.isolation_rate * seconds)
+        stations = self._next_stations(self.healthy, "_cursor", total)
+        healthy = await load.open_loop(
+            self._product_call("set", stations, 301), rate=opts.isolation_rate,
+            seconds=seconds, timeout=opts.call_timeout + 15)
         await asyncio.wait(slow_tasks, timeout=opts.call_timeout + 25)
         slow_rec.end()
         for task in slow_tasks:
