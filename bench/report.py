@@ -13,6 +13,8 @@ TARGET_STATIONS = 10_000
 TARGET_SOAK_S = 600
 JSON_BLOCK = re.compile(r"<!-- bench-json -->\n```json\n(.*?)\n```", re.DOTALL)
 HISTORY = re.compile(r"<!-- bench-history: (.*?) -->")
+# Hand-written text (the analysis of the figures) that a new run keeps as it is.
+KEPT_TEXT = re.compile(r"<!-- analysis -->\n.*?<!-- /analysis -->\n", re.DOTALL)
 
 
 def _get(data: Any, *path: Any) -> Any:
@@ -349,11 +351,14 @@ def write_markdown(path: Path, res: dict[str, Any]) -> None:
         else:
             kept.append(old)
     kept.append(res)
-    render(path, kept, history)
+    match = KEPT_TEXT.search(path.read_text()) if path.exists() else None
+    render(path, kept, history, analysis=match.group(0) if match else "")
 
 
-def render(path: Path, kept: list[dict[str, Any]], history: list[dict[str, Any]]) -> None:
-    """Write BENCHMARKS.md from runs (one per configuration) and the history."""
+def render(path: Path, kept: list[dict[str, Any]], history: list[dict[str, Any]],
+           analysis: str = "") -> None:
+    """Write BENCHMARKS.md from runs (one per configuration), the history and the
+    hand-written analysis (between ``<!-- analysis -->`` and ``<!-- /analysis -->``)."""
     kept = list(kept)
     kept.sort(key=lambda r: (r["options"].get("quick", False),
                              r["options"].get("postgres_redis", False),
@@ -369,6 +374,8 @@ def render(path: Path, kept: list[dict[str, Any]], history: list[dict[str, Any]]
     ]
     lines += _summary(kept)
     lines.append("")
+    if analysis:
+        lines.append(analysis)
     for rec in kept:
         lines.append(section(rec))
     lines += ["## History", ""]
