@@ -31,8 +31,12 @@ async def nothing_on(layer: LocalChannelLayer, channel: str) -> bool:
     return False
 
 
-def test_embedded_mode_uses_it():
-    assert type(get_channel_layer()) is LocalChannelLayer
+def test_embedded_mode_uses_it_and_redis_mode_does_not():
+    from channels_redis.core import RedisChannelLayer
+    from django.conf import settings
+
+    expected = RedisChannelLayer if settings.REDIS_URL else LocalChannelLayer
+    assert type(get_channel_layer()) is expected
 
 
 async def test_send_then_receive_in_order_and_isolated():
