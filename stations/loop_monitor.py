@@ -1,17 +1,30 @@
 """How late this process's event loop runs its tasks: the time a sleep overshoots.
-A loaded loop delays every station's frames and every request; /health reports it."""
+A loaded loop delays every station's frames and every request; /health reports it.
+
+Garbage collection is one cause worth naming: a full collection stops every thread for
+a time that grows with the objects alive (each connected station holds a few hundred).
+Collections that take longer than ``GC_WARN_SECONDS`` are logged.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
 import time
 from collections import deque
 
+logger = logging.getLogger(__name__)
+
 INTERVAL = 0.25  # seconds between probes
 WINDOW = 240  # probes kept (one minute)
+GC_WARN_SECONDS = 0.5
 
 _lags: deque[float] = deque(maxlen=WINDOW)
 _tasks: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
+# Garbage collection: (generation, seconds, objects collected) of the slowest recent runs.
+_gc_pauses: deque[tuple[int, float, int]] = deque(maxlen=WINDOW)
+_gc_started = 0.0
 
 
 def ensure_running() -> None:
@@ -19,6 +32,8 @@ def ensure_running() -> None:
     task = _tasks.get(loop)
     if task is None or task.done():
         _tasks[loop] = loop.create_task(_probe(), name="event-loop-lag")
+    if _on_gc not in gc.callbacks:
+        gc.callbacks.append(_on_gc)
 
 
 async def _probe() -> None:
@@ -26,6 +41,24 @@ async def _probe() -> None:
         started = time.perf_counter()
         await asyncio.sleep(INTERVAL)
         _lags.append(max(0.0, time.perf_counter() - started - INTERVAL))
+
+
+def _on_gc(phase: str, info: dict) -> None:
+    global _gc_started
+    if phase == "start":
+        _gc_started = time.perf_counter()
+        return
+    seconds = time.perf_counter() - _gc_started
+    if info["generation"] == 2 or seconds >= GC_WARN_SECONDS:
+        _gc_pauses.append((info["generation"], seconds, info["collected"]))
+    if seconds >= GC_WARN_SECONDS:
+        logger.warning("Garbage collection (generation %s) stopped this process for %.2f s "
+                       "(%s objects freed)", info["generation"], seconds, info["collected"])
+
+
+def gc_pauses() -> list[tuple[int, float, int]]:
+    """Recent full collections and any slow one: (generation, seconds, objects freed)."""
+    return list(_gc_pauses)
 
 
 def summary() -> dict[str, float | None]:

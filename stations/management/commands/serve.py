@@ -7,6 +7,7 @@ OCPP on /<id> on another, in one process.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -21,6 +22,14 @@ logger = logging.getLogger(__name__)
 # busy for a few seconds, e.g. while thousands reconnect after a restart; they retry,
 # and the retries make the storm worse.
 HANDSHAKE_TIMEOUT = 30.0
+
+
+def _freeze_startup_objects() -> None:
+    """Move what the imports created (Django, the OCPP schemas, the app: ~130,000 objects)
+    out of the garbage collector's sight: they live as long as the process, and every
+    full collection would otherwise walk them again, stopping the event loop each time."""
+    gc.collect()
+    gc.freeze()
 
 
 class Command(BaseCommand):
@@ -69,6 +78,9 @@ class Command(BaseCommand):
             f"SmartCharging CSMS ({server}): REST API and docs on http://{host}:{http_port}/docs; "
             f"OCPP 1.6J on {ocpp_urls}"
         )
+        from csms_project.asgi import application  # noqa: F401 - imported before the freeze
+
+        _freeze_startup_objects()
         if server == "uvicorn":
             self._serve_uvicorn(host, ports)
         else:
