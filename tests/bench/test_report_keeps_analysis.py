@@ -14,4 +14,5 @@ def test_render_places_the_analysis_and_a_rewrite_finds_it_again(tmp_path: Path)
     assert ANALYSIS in text
     assert text.index("## Summary") < text.index("## Analysis") < text.index("## History")
     match = report.KEPT_TEXT.search(text)
-    assert match is not None and match.group(0) == ANALYSIS
+    assert match is not None
+    assert match.group(0) == ANALYSIS
