@@ -25,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Benchmark the CSMS on this machine and write BENCHMARKS.md.")
     p.add_argument("--stations", type=int, help="simulated stations (default 10000; "
                    "--quick: 200)")
-    p.add_argument("--server", choices=("daphne", "uvicorn"), default="daphne")
+    p.add_argument("--server", choices=("daphne", "uvicorn"), default="uvicorn",
+                   help="the ASGI server (default uvicorn, as manage.py serve)")
     p.add_argument("--postgres-redis", action="store_true",
                    help="two server processes on a fresh PostgreSQL database and Redis")
     p.add_argument("--calls", type=int, help="calls per operation and concurrency "

@@ -40,7 +40,7 @@ PHASES = ("bare", "latency", "bulk", "isolation", "paced")
 @dataclass
 class Options:
     stations: int = 10_000
-    server: str = "daphne"
+    server: str = "uvicorn"  # the production default of manage.py serve
     postgres_redis: bool = False
     calls: int = 1000
     soak_seconds: float = 600.0

@@ -91,13 +91,23 @@ class OcppConsumer(LeanDispatchMixin, AsyncWebsocketConsumer):
 
         await presence.ensure_heartbeat()
         loop_monitor.ensure_running()
-        superseded = await db.run(services.mark_connected,
-            self.station_id, NODE_ID, self.channel_name
-        )
         self._lost = asyncio.get_running_loop().create_future()
         self._connection = _Connection(self)
         self.central_system = CentralSystem(self.station_id, self._connection)
+        # Held in the registry before the database says so: presence.release_dead_nodes
+        # trusts the registry about this process's own stations, and a station marked
+        # connected but not yet registered (a busy event loop) would be released.
         previous = registry.register(self.station_id, self)
+        try:
+            superseded = await db.run(services.mark_connected,
+                self.station_id, NODE_ID, self.channel_name
+            )
+        except BaseException:
+            registry.unregister(self.station_id, self)
+            if previous is not None:
+                registry.register(self.station_id, previous)
+            self.central_system = None
+            raise
         await self.accept(subprotocol=SUBPROTOCOL)
         self._spawn(self._read_frames(), f"ocpp-reader-{self.station_id}")
         message_log.record(self.station_id, message_log.Source.CSMS, "Connected")
@@ -191,6 +201,10 @@ class OcppConsumer(LeanDispatchMixin, AsyncWebsocketConsumer):
             frame = await self._connection.inbox.get()
             try:
                 await self.central_system.route_frame(frame)
+            except OSError as error:
+                # The answer could not be written: the station went away meanwhile (the
+                # ASGI server's ClientDisconnected is an OSError). Its disconnect follows.
+                logger.info("%s: gone before its answer was sent (%r)", self.station_id, error)
             except Exception:  # one frame must never stop the reading of the next
                 logger.exception("%s: frame could not be handled", self.station_id)
 

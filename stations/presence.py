@@ -103,6 +103,22 @@ def beat() -> None:
     release_dead_nodes(now)
 
 
+def _release_stale_own(now) -> int:
+    """Stations this node once marked but does not hold (it restarted with the same id,
+    or a disconnect was lost): only the registry knows the truth about our own. Compared
+    in Python, not in SQL: one parameter per held station would break SQLite's limit."""
+    held = set(registry.connected_ids())
+    settled = Station.objects.filter(connected=True, node=NODE_ID).exclude(
+        connected_at__gte=now - timedelta(seconds=5))
+    stale = [pk for pk, station_id in settled.values_list("pk", "station_id")
+             if station_id not in held]
+    released = 0
+    for start in range(0, len(stale), 500):
+        released += settled.filter(pk__in=stale[start:start + 500]).update(
+            connected=False, channel_name="", disconnected_at=now)
+    return released
+
+
 def release_dead_nodes(now=None) -> int:
     """Mark the stations of dead nodes disconnected; return how many were released."""
     global _live_cache
@@ -116,20 +132,14 @@ def release_dead_nodes(now=None) -> int:
         .exclude(node__in=live)
         .update(connected=False, channel_name="", disconnected_at=now)
     )
-    # Stations this node once marked but does not hold (it restarted with the same id,
-    # or a disconnect was lost): only the registry knows the truth about our own.
-    stale_own = (
-        Station.objects.filter(connected=True, node=NODE_ID)
-        .exclude(station_id__in=registry.connected_ids())
-        .exclude(connected_at__gte=now - timedelta(seconds=5))
-        .update(connected=False, channel_name="", disconnected_at=now)
-    )
+    stale_own = _release_stale_own(now)
     if dead:
         Node.objects.filter(node_id__in=dead).delete()
-    if released or stale_own:
-        logger.warning(
-            "Released %s stations of stopped nodes %s", released + stale_own, dead or "(unknown)"
-        )
+    if released:
+        logger.warning("Released %s stations of stopped nodes %s", released, dead or "(gone)")
+    if stale_own:
+        logger.warning("Released %s stations this process had marked connected but does "
+                       "not hold", stale_own)
     nodes_reaped.send(sender=Node, live_nodes=frozenset(live), expired_before=horizon)
     _live_cache = (0.0, frozenset())
     return released + stale_own

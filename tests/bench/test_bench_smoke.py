@@ -71,7 +71,7 @@ def test_quick_benchmark_embedded(tmp_path):
     # The embedded product answers: the headline ratios exist (their values are not judged).
     assert data["headline"]["p50_ratio_c1"] is not None
     assert data["headline"]["rps_ratio_c20"] is not None
-    assert "daphne, embedded, 1 process, 200 stations, quick" in markdown
+    assert "uvicorn, embedded, 1 process, 200 stations, quick" in markdown
     assert "wrote" in stdout
     # A second run of the same configuration replaces the section and keeps history.
     from bench import report
@@ -85,9 +85,9 @@ def test_quick_benchmark_embedded(tmp_path):
 def test_quick_benchmark_postgres_redis_two_processes(tmp_path):
     # A Redis database of its own: other runs on this machine may use the usual ones.
     redis_db = str(random.randint(8, 15))
-    data, markdown, _ = run_bench(tmp_path, "--postgres-redis", "--server", "uvicorn",
+    data, markdown, _ = run_bench(tmp_path, "--postgres-redis", "--server", "daphne",
                                   "--redis-db", redis_db)
     check_results(data, markdown, servers=2)
     assert 0 < data["latency"]["set"]["product"]["20"]["cross_process_share"] < 1
-    assert "uvicorn, PostgreSQL + Redis, 2 processes, 200 stations, quick" in markdown
+    assert "daphne, PostgreSQL + Redis, 2 processes, 200 stations, quick" in markdown
 

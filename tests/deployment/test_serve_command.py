@@ -72,3 +72,24 @@ async def test_station_on_ocpp_port_is_driven_through_http_port(served):
         asset = await api.get(bundle)
         assert asset.status_code == 200
         assert len(asset.content) > 100_000
+
+
+@pytest.mark.parametrize("proxies", ["0", "1"])
+def test_x_forwarded_for_is_believed_only_behind_a_proxy(tmp_path, proxies):
+    """uvicorn itself would take X-Forwarded-For from a peer on 127.0.0.1 as the client's
+    address; the served product does so only with CSMS_NUM_PROXIES set."""
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "CSMS_VAR_DIR": str(tmp_path),
+           "CSMS_THROTTLE_ANON_RATE": "3/min", "CSMS_NUM_PROXIES": proxies}
+    migrate(env)
+    server = ServerProcess(env, server="uvicorn")
+    server.start()
+    try:
+        codes = [httpx.get(f"{server.http_url}/api/schema/",
+                           headers={"X-Forwarded-For": f"198.51.100.{n}"}).status_code
+                 for n in range(6)]
+    finally:
+        server.stop()
+    if proxies == "0":
+        assert 429 in codes, codes  # one budget: the real peer's
+    else:
+        assert 429 not in codes, codes  # each forwarded address has its own budget

@@ -15,6 +15,8 @@ import socket
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from csms_project.proxies import uvicorn_proxy_options
+
 logger = logging.getLogger(__name__)
 
 # How long a station's opening handshake may take, from its TCP connection to the
@@ -130,6 +132,7 @@ class Command(BaseCommand):
             ws_max_size=settings.OCPP_MAX_FRAME_BYTES,
             ws_ping_interval=settings.WEBSOCKET_PING_INTERVAL,
             ws_ping_timeout=settings.WEBSOCKET_PING_TIMEOUT,
+            **uvicorn_proxy_options(),  # X-Forwarded-For believed only behind CSMS_NUM_PROXIES
         )
         asyncio.run(self._run_uvicorn(uvicorn.Server(config), sockets))
 
