@@ -173,6 +173,8 @@ OCPP_HEARTBEAT_INTERVAL = env_int("OCPP_HEARTBEAT_INTERVAL", 300)
 OCPP_CONFIG_TIMEOUT = env_float("OCPP_CONFIG_TIMEOUT", 10.0)
 # OCPP frames kept per station for /logs are written in batches off the hot path.
 OCPP_LOG_FLUSH_INTERVAL = env_float("OCPP_LOG_FLUSH_INTERVAL", 0.5)
+# Heartbeats update Station.last_seen in batches, this often (seconds).
+OCPP_LAST_SEEN_FLUSH_INTERVAL = env_float("OCPP_LAST_SEEN_FLUSH_INTERVAL", 5.0)
 
 # Presence: each server process renews its heartbeat this often (s); a process silent for
 # CSMS_NODE_EXPIRY seconds is taken for dead, its stations disconnected, its calls ended.

@@ -26,7 +26,7 @@ from ocpp.v16.enums import (
     RegistrationStatus,
 )
 
-from stations import db, events, services
+from stations import db, events, last_seen, services
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class CentralSystem(ChargePoint):
 
     @on(Action.heartbeat)
     async def on_heartbeat(self) -> call_result.Heartbeat:
-        await db.run(services.touch, self.id)
+        last_seen.seen(self.id)
         return call_result.Heartbeat(current_time=_now_iso())
 
     @on(Action.status_notification)

@@ -68,10 +68,6 @@ def mark_disconnected(station_id: str, channel_name: str) -> None:
     )
 
 
-def touch(station_id: str) -> None:
-    Station.objects.filter(station_id=station_id).update(last_seen=timezone.now())
-
-
 def record_boot(
     station_id: str, vendor: str, model: str, serial_number: str, firmware_version: str
 ) -> None:
