@@ -63,9 +63,17 @@ def lookup(secret: str) -> ApiKey | None:
     return key
 
 
-def is_cached(secret: str) -> bool:
-    cached = _cache.get(secret)
-    return cached is not None and cached[0] > time.monotonic()
+def cached(secret: str) -> ApiKey | None:
+    """The key for ``secret`` if it was looked up recently; never queries."""
+    entry = _cache.get(secret)
+    return entry[1] if entry is not None and entry[0] > time.monotonic() else None
+
+
+def pin(request, secret: str, key: ApiKey) -> None:
+    """Have ``authenticate`` use ``key``, found in the cache just before, for this
+    request: were the entry to expire in between (a garbage-collection pause is enough),
+    authentication running on the event loop would query the database there."""
+    request._csms_pinned_key = (secret, key)
 
 
 def secret_from(headers: Any) -> str | None:
@@ -85,7 +93,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         # api/auth_failures.py), and costs no more queries.
         address = auth_failures.address_of_request(request)
         auth_failures.check(address)
-        key = lookup(secret)
+        pinned = getattr(request._request, "_csms_pinned_key", None)
+        key = pinned[1] if pinned is not None and pinned[0] == secret else lookup(secret)
         if key is None:
             auth_failures.record(address)
             raise exceptions.AuthenticationFailed("Invalid or revoked API key")

@@ -13,7 +13,7 @@ from django.conf import settings
 from rest_framework.views import APIView as DRFAPIView
 
 from api import auth_failures
-from api.authentication import is_cached, lookup, secret_from
+from api.authentication import cached, lookup, pin, secret_from
 from stations import db
 
 
@@ -44,9 +44,12 @@ class AsyncAPIView(APIView):
         if settings.SESSION_COOKIE_NAME in request._request.COOKIES:
             return False
         secret = secret_from(request._request.headers)
-        if secret is None or is_cached(secret):
+        if secret is None:
             return True
         if auth_failures.wait_seconds(auth_failures.address_of_request(request)) is not None:
             return True  # refused (429) before any lookup: guessing costs no query
-        await db.run(lookup, secret)  # warms the cache for a valid key
-        return is_cached(secret)
+        key = cached(secret) or await db.run(lookup, secret)
+        if key is None:
+            return False  # a wrong key: initial() answers it on a database thread
+        pin(request._request, secret, key)
+        return True
