@@ -483,7 +483,9 @@ class Bench:
                           for s in self.servers]
         self.bare = BareCentralSystem(procs.free_port(), opts.heartbeat_interval)
         await self.bare.start()
-        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
+        # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes
+        # them: reusing one the server is closing fails the call on the client's side.
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=4.0)
         async with aiohttp.ClientSession(connector=connector) as session:
             self.rest = Rest(session, [s.http_url for s in self.servers], key)
             self.monitor = HealthMonitor(self.rest)
