@@ -32,6 +32,7 @@ def _freeze_startup_objects() -> None:
     full collection would otherwise walk them again, stopping the event loop each time."""
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*settings.CSMS_GC_THRESHOLDS)
 
 
 class Command(BaseCommand):
