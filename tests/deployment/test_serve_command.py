@@ -93,3 +93,18 @@ def test_x_forwarded_for_is_believed_only_behind_a_proxy(tmp_path, proxies):
         assert 429 in codes, codes  # one budget: the real peer's
     else:
         assert 429 not in codes, codes  # each forwarded address has its own budget
+
+
+def test_serve_sets_the_garbage_collector_thresholds(settings):
+    import gc
+
+    from stations.management.commands.serve import _freeze_startup_objects
+
+    before = gc.get_threshold()
+    settings.CSMS_GC_THRESHOLDS = (12345, 20, 30)
+    try:
+        _freeze_startup_objects()
+        assert gc.get_threshold() == (12345, 20, 30)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
