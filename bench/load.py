@@ -72,8 +72,10 @@ class Recorder:
         }
 
 
-async def _timed(fn: Call, index: int, rec: Recorder, timeout: float) -> None:
-    t0 = time.perf_counter()
+async def _timed(fn: Call, index: int, rec: Recorder, timeout: float,
+                 started: float | None = None) -> None:
+    """One call, recorded with its latency from ``started`` (default: now)."""
+    t0 = time.perf_counter() if started is None else started
     try:
         async with asyncio.timeout(timeout):
             error = await fn(index)
@@ -117,16 +119,6 @@ async def open_loop(fn: Call, *, rate: float, seconds: float, max_in_flight: int
     rec.begin()
     start = time.perf_counter()
 
-    async def one(index: int, due: float) -> None:
-        try:
-            async with asyncio.timeout(timeout):
-                error = await fn(index)
-        except TimeoutError:
-            error = f"no answer in {timeout:.0f}s"
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        rec.record(time.perf_counter() - due, error)
-
     for index in range(total):
         due = start + index / rate
         pause = due - time.perf_counter()
@@ -135,7 +127,7 @@ async def open_loop(fn: Call, *, rate: float, seconds: float, max_in_flight: int
         if len(in_flight) >= max_in_flight:
             rec.record(0.0, "not sent: too many calls in flight")
             continue
-        task = asyncio.create_task(one(index, due))
+        task = asyncio.create_task(_timed(fn, index, rec, timeout, started=due))
         in_flight.add(task)
         task.add_done_callback(in_flight.discard)
     if in_flight:
