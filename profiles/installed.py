@@ -44,6 +44,8 @@ def _slot(connector_id: int, profile: dict[str, Any]) -> Q:
 
 def record_accepted(entries: Iterable[Accepted]) -> None:
     entries = sorted(entries, key=lambda e: e.station_pk)
+    if not entries:
+        return
     # Part of the completing transaction when called inside it: no savepoint of its own,
     # a failure here rolls the whole completion back.
     with transaction.atomic(savepoint=False):
@@ -54,24 +56,51 @@ def record_accepted(entries: Iterable[Accepted]) -> None:
             list(Station.objects.select_for_update().filter(
                 pk__in=[e.station_pk for e in entries]).order_by("pk").values_list("pk",
                                                                                    flat=True))
+        if len({e.station_pk for e in entries}) < len(entries):
+            # Several profiles for one station replace each other in order.
+            for entry in entries:
+                _replace(entry.connector_id, entry.profile, [entry.station_pk])
+                _installed_row(entry).save(force_insert=True)
+            return
+        # One station each (a bulk send): one DELETE per distinct slot, one INSERT in all,
+        # not two statements per station.
+        by_slot: dict[tuple, list[Accepted]] = {}
         for entry in entries:
-            profile = entry.profile
-            InstalledChargingProfile.objects.filter(
-                _slot(entry.connector_id, profile), station_id=entry.station_pk
-            ).delete()
-            valid_to = scheduling.parse_datetime(profile.get("validTo"))
-            InstalledChargingProfile.objects.create(
-                station_id=entry.station_pk,
-                connector_id=entry.connector_id,
-                charging_profile_id=profile["chargingProfileId"],
-                purpose=profile["chargingProfilePurpose"],
-                stack_level=profile["stackLevel"],
-                transaction_id=profile.get("transactionId"),
-                valid_to=valid_to,
-                profile=profile,
-                scenario=entry.scenario,
-                sent_id=entry.sent_pk,
-            )
+            by_slot.setdefault(_slot_key(entry), []).append(entry)
+        for group in by_slot.values():
+            _replace(group[0].connector_id, group[0].profile, [e.station_pk for e in group])
+        InstalledChargingProfile.objects.bulk_create(
+            [_installed_row(e) for e in entries], batch_size=500)
+
+
+def _slot_key(entry: Accepted) -> tuple:
+    profile = entry.profile
+    return (entry.connector_id, profile["chargingProfileId"],
+            profile["chargingProfilePurpose"], profile["stackLevel"])
+
+
+def _replace(connector_id: int, profile: dict[str, Any], station_pks: list[int]) -> None:
+    """Forget what ``profile`` replaces on these stations."""
+    for start in range(0, len(station_pks), 500):  # inside SQLite's parameter limit
+        InstalledChargingProfile.objects.filter(
+            _slot(connector_id, profile), station_id__in=station_pks[start:start + 500]
+        ).delete()
+
+
+def _installed_row(entry: Accepted) -> InstalledChargingProfile:
+    profile = entry.profile
+    return InstalledChargingProfile(
+        station_id=entry.station_pk,
+        connector_id=entry.connector_id,
+        charging_profile_id=profile["chargingProfileId"],
+        purpose=profile["chargingProfilePurpose"],
+        stack_level=profile["stackLevel"],
+        transaction_id=profile.get("transactionId"),
+        valid_to=scheduling.parse_datetime(profile.get("validTo")),
+        profile=profile,
+        scenario=entry.scenario,
+        sent_id=entry.sent_pk,
+    )
 
 
 def record_cleared(station_pks: Iterable[int], filters: dict[str, Any]) -> int:

@@ -91,19 +91,25 @@ def record_status(
     vendor_error_code: str = "",
     timestamp: str | None = None,
 ) -> None:
+    _save_connector(station_id, connector_id, {
+        "status": status,
+        "error_code": error_code,
+        "info": info or "",
+        "vendor_error_code": vendor_error_code or "",
+        "status_at": parse_ocpp_datetime(timestamp),
+    })
+    Station.objects.filter(station_id=station_id).update(last_seen=timezone.now())
+
+
+def _save_connector(station_id: str, connector_id: int, fields: dict) -> None:
+    """Write what a station said about one connector: one UPDATE for a connector already
+    known (every frame after the first), the row created otherwise."""
+    if Connector.objects.filter(station__station_id=station_id,
+                                connector_id=connector_id).update(**fields):
+        return
     station = Station.objects.only("id").get(station_id=station_id)
-    Connector.objects.update_or_create(
-        station=station,
-        connector_id=connector_id,
-        defaults={
-            "status": status,
-            "error_code": error_code,
-            "info": info or "",
-            "vendor_error_code": vendor_error_code or "",
-            "status_at": parse_ocpp_datetime(timestamp),
-        },
-    )
-    Station.objects.filter(pk=station.pk).update(last_seen=timezone.now())
+    Connector.objects.update_or_create(station=station, connector_id=connector_id,
+                                       defaults=fields)
 
 
 def start_transaction(
@@ -195,10 +201,7 @@ def record_meter_values(station_id: str, connector_id: int, meter_value: list[di
     sample = latest_sample(meter_value)
     if not sample:
         return
-    station = Station.objects.only("id").get(station_id=station_id)
-    Connector.objects.update_or_create(
-        station=station, connector_id=connector_id, defaults={**sample, "meter_at": timezone.now()}
-    )
+    _save_connector(station_id, connector_id, {**sample, "meter_at": timezone.now()})
 
 
 def store_configuration(
