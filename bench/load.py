@@ -27,6 +27,9 @@ def percentile(sorted_values: list[float], pct: float) -> float | None:
 @dataclass
 class Recorder:
     latencies: list[float] = field(default_factory=list)  # seconds, successful calls
+    # (start, latency) of every successful call, seconds from begin(): where in time
+    # the slow ones fell (next to what else happened then).
+    timeline: list[tuple[float, float]] = field(default_factory=list)
     errors: Counter = field(default_factory=Counter)
     started: float = 0.0
     ended: float = 0.0
@@ -41,9 +44,11 @@ class Recorder:
         self.ended = time.perf_counter()
         self.cpu_ended = own_cpu_seconds()
 
-    def record(self, seconds: float, error: str | None) -> None:
+    def record(self, seconds: float, error: str | None, started: float | None = None) -> None:
         if error is None:
             self.latencies.append(seconds)
+            if started is not None:
+                self.timeline.append((started - self.started, seconds))
         else:
             self.errors[error[:120]] += 1
 
@@ -69,6 +74,8 @@ class Recorder:
             "rps": round((len(values) + n_err) / wall, 1),
             "wall_s": round(wall, 2),
             "bench_cpu_pct": round(100 * (self.cpu_ended - self.cpu_started) / wall, 1),
+            "slowest": [{"at_s": round(at, 3), "ms": round(v * 1000, 1)}
+                        for at, v in sorted(self.timeline, key=lambda c: -c[1])[:20]],
         }
 
 
@@ -83,7 +90,7 @@ async def _timed(fn: Call, index: int, rec: Recorder, timeout: float,
         error = f"no answer in {timeout:.0f}s"
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
-    rec.record(time.perf_counter() - t0, error)
+    rec.record(time.perf_counter() - t0, error, t0)
 
 
 async def closed_loop(fn: Call, *, calls: int, concurrency: int, max_seconds: float,

@@ -258,11 +258,17 @@ def section(res: dict[str, Any]) -> str:
     lines += ["", "### Isolation", "",
               f"{iso.get('slow_calls_in_flight')} SetChargingProfile calls kept in flight to "
               f"{iso.get('slow_stations')} slow stations (answer after "
-              f"{iso.get('slow_delay_s')} s) while healthy stations are called at "
-              f"{o.get('isolation_rate')} per second (open loop, latency from the scheduled "
-              "start):", "",
+              f"{iso.get('slow_delay_s')} s; their starts spread over "
+              f"{iso.get('slow_ramp_s')} s, so that as many wait at every moment) while "
+              f"healthy stations are called at {o.get('isolation_rate')} per second (open "
+              "loop, latency from the scheduled start):", "",
               f"- healthy: {_stats_line(iso.get('healthy'))}",
-              f"- slow: {_stats_line(iso.get('slow'))}", ""]
+              f"- slow: {_stats_line(iso.get('slow'))}"]
+    slowest = ((iso.get("healthy") or {}).get("slowest") or [])[:5]
+    if slowest:
+        lines.append("- the healthy calls' five slowest (ms, at seconds into the phase): "
+                     + ", ".join(f"{c['ms']} at {c['at_s']}" for c in slowest))
+    lines.append("")
     paced = res.get("paced") or {}
     lines += ["### Paced load", "",
               f"SetChargingProfile started at {o['paced_rate']} per second for "

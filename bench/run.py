@@ -420,13 +420,20 @@ class Bench:
         if not self.slow:
             return {"skipped": "no slow stations"}
         slow_conc = min(len(self.slow), opts.slow_concurrency)
-        stop_at = time.monotonic() + opts.isolation_seconds
+        # The slow calls start spread over one answer delay, so that slow_conc of them
+        # wait at every moment and they end as they began, a few at a time. Started
+        # together they would also end together: every slow_delay a burst of slow_conc
+        # answers and as many new requests within a few hundred ms, which measures the
+        # server's handling of a burst, not whether waiting calls hold others up.
+        ramp = opts.slow_delay
+        stop_at = time.monotonic() + ramp + opts.isolation_seconds
         slow_rec = load.Recorder()
         body = {"connector_id": 1, "profile": profile(300)}
 
         async def slow_worker(w: int) -> None:
             mine = self.slow[w::slow_conc]
             k = 0
+            await asyncio.sleep(ramp * w / slow_conc)
             while time.monotonic() < stop_at:
                 sid = mine[k % len(mine)]
                 t0 = time.perf_counter()
@@ -435,12 +442,12 @@ class Bench:
                         error = await rest.set_profile(rest.base(w + k), sid, body)
                 except Exception as exc:
                     error = f"{type(exc).__name__}: {exc}"
-                slow_rec.record(time.perf_counter() - t0, error)
+                slow_rec.record(time.perf_counter() - t0, error, t0)
                 k += 1
 
         slow_rec.begin()
         slow_tasks = [asyncio.create_task(slow_worker(w)) for w in range(slow_conc)]
-        await asyncio.sleep(min(2.0, opts.isolation_seconds / 4))  # slow calls in flight
+        await asyncio.sleep(ramp)  # every slow call in flight
         seconds = max(1.0, stop_at - time.monotonic())
         total = int(opts.isolation_rate * seconds)
         stations = self._next_stations(self.healthy, "_cursor", total)
@@ -452,9 +459,13 @@ class Bench:
         for task in slow_tasks:
             task.cancel()
         return {"slow_stations": len(self.slow), "slow_delay_s": opts.slow_delay,
-                "slow_calls_in_flight": slow_conc,
+                "slow_calls_in_flight": slow_conc, "slow_ramp_s": ramp,
                 "healthy": healthy,
-                "slow": slow_rec.summary(concurrency=slow_conc)}
+                "slow": slow_rec.summary(concurrency=slow_conc),
+                # the healthy calls' slowest ("slowest", seconds from the start of the
+                # open loop) are to be compared with when slow calls ended
+                "slow_ended_at_s": sorted(round(at + v - ramp, 2)
+                                          for at, v in slow_rec.timeline)}
 
     async def paced(self) -> dict[str, Any]:
         opts = self.opts

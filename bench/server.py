@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import sqlite3
 import subprocess
@@ -18,6 +19,8 @@ from .procs import Child, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_BASE = "postgresql://postgres@127.0.0.1:5432"
+# A server log line's level, after the time LOG_TIMESTAMPS puts first.
+_LEVEL = re.compile(r"(?:\S+ \S+ )?(ERROR|CRITICAL|WARNING):")
 # Variables of the caller's environment that would change what is measured.
 _DROPPED = ("DATABASE_URL", "REDIS_URL", "CSMS_VAR_DIR", "CSMS_API_AUTH", "DEBUG")
 
@@ -42,6 +45,7 @@ class Backend:
             "OCPP_HEARTBEAT_INTERVAL": str(heartbeat_interval),
             "OCPP_CALL_TIMEOUT": str(call_timeout),
             "LOG_LEVEL": "WARNING",
+            "LOG_TIMESTAMPS": "true",  # to line the server's warnings up with the phases
             "PYTHONUNBUFFERED": "1",
         })
         if postgres_redis:
@@ -171,12 +175,12 @@ class Server:
     def log_problems(self) -> dict[str, object]:
         """Tracebacks and ERROR lines the server wrote (it logs at WARNING and above)."""
         text = self.child.log_text() if self.child else ""
-        lines = text.splitlines()
-        errors = [ln for ln in lines if ln.startswith(("ERROR", "CRITICAL"))]
+        levels = [(_LEVEL.match(ln), ln) for ln in text.splitlines()]
+        errors = [ln for m, ln in levels if m and m.group(1) in ("ERROR", "CRITICAL")]
         return {
             "tracebacks": text.count("Traceback (most recent call last)"),
             "error_lines": len(errors),
-            "warning_lines": sum(1 for ln in lines if ln.startswith("WARNING")),
+            "warning_lines": sum(1 for m, _ in levels if m and m.group(1) == "WARNING"),
             "first_errors": errors[:5],
             "exit_code": None if self.child is None else self.child.process.poll(),
         }

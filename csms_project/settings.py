@@ -300,7 +300,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         # The contract's log lines read "INFO:controller_api:API: ..." - level, logger, text.
-        "plain": {"format": "%(levelname)s:%(name)s:%(message)s"},
+        "plain": {"format": ("%(asctime)s " if env_bool("LOG_TIMESTAMPS", False) else "")
+                  + "%(levelname)s:%(name)s:%(message)s"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

@@ -224,7 +224,10 @@ class Station(ChargePoint):
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 tg.create_task(self._connection_loop(delay))
-                tg.create_task(self._sampler())
+                tg.create_task(self._clock())
+                for c in self.connectors.values():
+                    if c.transaction is not None:  # started again mid-transaction
+                        tg.create_task(self._guarded(self._sampler(c, c.transaction)))
                 for plan in self.config.sessions:
                     tg.create_task(self._guarded(self._planned_session(plan)))
         finally:
@@ -514,21 +517,31 @@ class Station(ChargePoint):
         self._apply_limits()
         await self._sync_statuses()
 
-    async def _sampler(self) -> None:
+    async def _clock(self) -> None:
+        """Limits that change with time (a schedule's next period) take effect, and are
+        logged, within one sample interval, with or without a transaction."""
+        while True:
+            await asyncio.sleep(self.sample_interval)
+            await self._reevaluate()
+
+    async def _sampler(self, c: Connector, tx: ActiveTransaction) -> None:
+        """Periodic MeterValues of one transaction, every MeterValueSampleInterval from
+        its start (OCPP 1.6, 9.1.17), not on a clock shared by every station: a fleet's
+        transactions start at different times and so do their samples."""
         loop = asyncio.get_running_loop()
         due = loop.time()
-        while True:
+        while c.transaction is tx:
             due += self.sample_interval
             pause = due - loop.time()
             if pause < 0:  # fell behind (slow CSMS): skip, do not burst
                 due = loop.time()
                 pause = 0.0
             await asyncio.sleep(pause)
+            if c.transaction is not tx:
+                return
             await self._reevaluate()
-            if self.registered:
-                for c in self.connectors.values():
-                    if c.transaction is not None:
-                        await self._request(self._meter_values(c, "Sample.Periodic"))
+            if self.registered and c.transaction is tx:
+                await self._request(self._meter_values(c, "Sample.Periodic"))
 
     def _meter_values(self, c: Connector, context: str) -> call.MeterValues:
         ctx = context
@@ -631,6 +644,7 @@ class Station(ChargePoint):
             self._install(c.connector_id, profile, "RemoteStartTransaction")
         self._apply_limits()
         await self._set_status(c, "Charging" if c.power_w > 0 else "SuspendedEVSE")
+        self._spawn(self._sampler(c, tx))
         return tx.transaction_id
 
     async def unplug(self, connector_id: int) -> None:

@@ -120,6 +120,8 @@ class CentralSystem(ChargePoint):
             except OCPPError as error:
                 logger.warning("%s: %s refused: %s", self.id, msg.action, error)
                 await self._send(msg.create_call_error(error).to_json())
+            except OSError:
+                raise  # the answer could not be written: the station is gone (the consumer logs it)
             except Exception:
                 logger.exception("%s: error while handling %s", self.id, msg.action)
                 await self._send(msg.create_call_error(InternalError()).to_json())

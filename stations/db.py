@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -22,6 +24,9 @@ from django.db import InterfaceError, OperationalError, connections
 T = TypeVar("T")
 
 _executor: ThreadPoolExecutor | None = None
+# What each database thread runs now: thread id -> (the function, when it started). Read
+# by stations.loop_monitor to name a job that holds a thread (and every caller) too long.
+_running: dict[int, tuple[Callable[..., Any], float]] = {}
 
 
 def executor() -> ThreadPoolExecutor:
@@ -35,6 +40,8 @@ def executor() -> ThreadPoolExecutor:
 
 
 def _call(fn: Callable[..., T], args: tuple, kwargs: dict) -> T:
+    ident = threading.get_ident()
+    _running[ident] = (fn, time.perf_counter())
     try:
         return fn(*args, **kwargs)
     except (InterfaceError, OperationalError):
@@ -42,6 +49,19 @@ def _call(fn: Callable[..., T], args: tuple, kwargs: dict) -> T:
         for connection in connections.all(initialized_only=True):
             connection.close()
         raise
+    finally:
+        del _running[ident]
+
+
+def running() -> list[tuple[int, Callable[..., Any], float]]:
+    """The jobs on database threads now: (thread id, function, when it started, as
+    ``time.perf_counter()``)."""
+    return [(ident, fn, started) for ident, (fn, started) in list(_running.items())]
+
+
+def queued() -> int:
+    """Jobs waiting for a database thread."""
+    return _executor._work_queue.qsize() if _executor is not None else 0
 
 
 async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -4,6 +4,10 @@ A loaded loop delays every station's frames and every request; /health reports i
 Garbage collection is one cause worth naming: a full collection stops every thread for
 a time that grows with the objects alive (each connected station holds a few hundred).
 Collections that take longer than ``GC_WARN_SECONDS`` are logged.
+
+The database threads (``stations.db``) are the other place where one slow job holds up
+everything behind it while the loop itself runs on: a job that runs longer than
+``DB_WARN_SECONDS`` is logged with what it is doing at that moment.
 """
 
 from __future__ import annotations
@@ -11,20 +15,26 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import sys
 import time
+import traceback
 from collections import deque
+
+from stations import db
 
 logger = logging.getLogger(__name__)
 
 INTERVAL = 0.25  # seconds between probes
 WINDOW = 240  # probes kept (one minute)
 GC_WARN_SECONDS = 0.5
+DB_WARN_SECONDS = 0.5
 
 _lags: deque[float] = deque(maxlen=WINDOW)
 _tasks: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
 # Garbage collection: (generation, seconds, objects collected) of the slowest recent runs.
 _gc_pauses: deque[tuple[int, float, int]] = deque(maxlen=WINDOW)
 _gc_started = 0.0
+_db_reported: dict[int, float] = {}  # database thread -> start of the job logged last
 
 
 def ensure_running() -> None:
@@ -41,6 +51,21 @@ async def _probe() -> None:
         started = time.perf_counter()
         await asyncio.sleep(INTERVAL)
         _lags.append(max(0.0, time.perf_counter() - started - INTERVAL))
+        _check_database()
+
+
+def _check_database() -> None:
+    now = time.perf_counter()
+    for ident, fn, started in db.running():
+        seconds = now - started
+        if seconds < DB_WARN_SECONDS or _db_reported.get(ident) == started:
+            continue
+        _db_reported[ident] = started
+        frame = sys._current_frames().get(ident)
+        where = "".join(traceback.format_stack(frame)[-8:]) if frame is not None else ""
+        name = getattr(getattr(fn, "func", fn), "__qualname__", repr(fn))  # partials too
+        logger.warning("A database job (%s) has held its thread for %.2f s, %s more waiting; "
+                       "it is at:\n%s", name, seconds, db.queued(), where.rstrip())
 
 
 def _on_gc(phase: str, info: dict) -> None:

@@ -468,3 +468,35 @@ async def test_charge_point_max_profile_shared_between_connectors(
     assert "OCPP limit: 11000W → 0.61Wh (sample_interval=0.2s) [connector 2]" in messages
     await station.unplug(2)
     await eventually(lambda: station.power_w[1] == 11000.0)
+
+
+async def test_meter_values_follow_each_transactions_start_not_a_shared_clock(
+    bare_csms: BareCentralSystem, station_factory: StationFactory
+) -> None:
+    """OCPP 1.6 (MeterValueSampleInterval): samples from the start of the transaction. A
+    fleet started together must not send every sample at the same instant."""
+    interval = 0.5
+    first = station_factory("PY-SIM-PHASE-1", sample_interval=interval)
+    second = station_factory("PY-SIM-PHASE-2", sample_interval=interval)
+    await asyncio.gather(first.start(), second.start())
+    await bare_csms.station("PY-SIM-PHASE-1")
+    await bare_csms.station("PY-SIM-PHASE-2")
+    loop = asyncio.get_running_loop()
+    await first.plug_in(1, energy_wh=50_000, ev_max_w=11_000)
+    started_1 = loop.time()
+    await asyncio.sleep(interval / 2)
+    await second.plug_in(1, energy_wh=50_000, ev_max_w=11_000)
+    started_2 = loop.time()
+    for sid in ("PY-SIM-PHASE-1", "PY-SIM-PHASE-2"):
+        await bare_csms.wait_for(sid, "MeterValues", timeout=3)
+        await bare_csms.wait_for(sid, "MeterValues", since=bare_csms.mark(sid), timeout=3)
+
+    def sample_times(sid: str) -> list[float]:
+        return [r.at for r in bare_csms.received[sid] if r.action == "MeterValues"]
+
+    for sid, started in (("PY-SIM-PHASE-1", started_1), ("PY-SIM-PHASE-2", started_2)):
+        phases = [(at - started) % interval for at in sample_times(sid)]
+        # each sample one interval after the last, counted from its own transaction
+        assert all(min(p, interval - p) < 0.1 for p in phases), (sid, phases)
+    gap = abs(sample_times("PY-SIM-PHASE-1")[0] - sample_times("PY-SIM-PHASE-2")[0])
+    assert min(gap % interval, interval - gap % interval) > 0.15
