@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -95,15 +95,33 @@ def _complete(model, records: list, fields: Sequence[str], then=None) -> None:
     """Complete the history rows, and record what follows from them, in one transaction."""
     with transaction.atomic():
         if len(records) == 1:
-            # bulk_update builds a CASE per field; one row is a plain UPDATE, much cheaper.
             record = records[0]
             model.objects.filter(pk=record.pk).update(
                 **{name: getattr(record, name) for name in fields}
             )
-        else:
-            model.objects.bulk_update(records, fields, batch_size=BATCH)
+        elif records:
+            _update_each(model, records, fields)
         if then is not None:
             then()
+
+
+def _update_each(model, records: list, fields: Sequence[str]) -> None:
+    """One UPDATE by primary key, run for every row (``executemany``).
+
+    ``bulk_update`` would build one CASE per field over all the rows, and resolving those
+    expressions held the database thread for half a second per 1,000 rows (measured on
+    a bulk send), every other caller waiting behind it.
+    """
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    sql = (f"UPDATE {quote(meta.db_table)} SET "
+           + ", ".join(f"{quote(f.column)} = %s" for f in columns)
+           + f" WHERE {quote(meta.pk.column)} = %s")
+    rows = [[f.get_db_prep_save(getattr(r, f.attname), connection) for f in columns] + [r.pk]
+            for r in records]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def _write_pending(calls: Sequence[_Call]) -> None:
