@@ -9,33 +9,26 @@ late by at most that interval.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from django.conf import settings
 from django.utils import timezone
 
 from stations import db
+from stations.batching import PeriodicFlush
 from stations.models import Station
 
 logger = logging.getLogger(__name__)
 
 CHUNK = 500
 _seen: set[str] = set()
-_flusher: asyncio.Task | None = None
 
 
 def seen(station_id: str) -> None:
     """Note that the station was heard from; cheap enough for every heartbeat."""
     _seen.add(station_id)
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
+    if not _periodic.start():
         _write(_take())  # synchronous code (a command, a test): at once
-        return
-    global _flusher
-    if _flusher is None or _flusher.done() or _flusher.get_loop() is not loop:
-        _flusher = loop.create_task(_flush_periodically(), name="last-seen-flusher")
 
 
 def _take() -> list[str]:
@@ -63,10 +56,7 @@ async def flush() -> None:
         raise
 
 
-async def _flush_periodically() -> None:
-    while True:
-        await asyncio.sleep(settings.OCPP_LAST_SEEN_FLUSH_INTERVAL)
-        try:
-            await flush()
-        except Exception:
-            logger.exception("Could not record when stations were last seen; trying again")
+_periodic = PeriodicFlush(
+    "last-seen-flusher", flush, lambda: settings.OCPP_LAST_SEEN_FLUSH_INTERVAL,
+    logger=logger, failure="Could not record when stations were last seen; trying again",
+)

@@ -17,6 +17,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from stations import db
+from stations.batching import PeriodicFlush
 from stations.models import StationLog
 
 logger = logging.getLogger(__name__)
@@ -25,8 +26,6 @@ Source = StationLog.Source
 _Entry = tuple[str, datetime, str, str, str]  # station_id, timestamp, source, level, message
 
 _pending: list[_Entry] = []
-_flusher: asyncio.Task | None = None
-_flush_lock: asyncio.Lock | None = None
 
 
 def record(
@@ -39,37 +38,16 @@ def record(
 ) -> None:
     """Queue one log line; cheap enough to call for every frame."""
     _pending.append((station_id, timestamp or timezone.now(), source, level, message))
-    _ensure_flusher()
-
-
-def _ensure_flusher() -> None:
-    global _flusher, _flush_lock
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
+    if not _periodic.start():
         # Called from synchronous code (a management command, a test): write at once.
         _write(_take())
-        return
-    if _flusher is None or _flusher.done() or _flusher.get_loop() is not loop:
-        _flush_lock = asyncio.Lock()
-        _flusher = loop.create_task(_flush_periodically(), name="station-log-flusher")
-
-
-async def _flush_periodically() -> None:
-    while True:
-        await asyncio.sleep(settings.OCPP_LOG_FLUSH_INTERVAL)
-        try:
-            await flush()
-        except Exception:
-            logger.exception("Could not write station log lines; they are kept for the next try")
 
 
 async def flush() -> None:
     """Write every queued line now."""
     if not _pending:
         return
-    lock = _flush_lock or asyncio.Lock()
-    async with lock:
+    async with _periodic.lock or asyncio.Lock():
         entries = _take()
         if entries:
             try:
@@ -100,6 +78,12 @@ def _write(entries: list[_Entry]) -> None:
                     row.save()
             except DatabaseError:
                 logger.warning("Dropped a log line of %s the database refused", row.station_id)
+
+
+_periodic = PeriodicFlush(
+    "station-log-flusher", flush, lambda: settings.OCPP_LOG_FLUSH_INTERVAL, logger=logger,
+    failure="Could not write station log lines; they are kept for the next try",
+)
 
 
 def _to_row(entry: _Entry) -> StationLog:

@@ -176,7 +176,7 @@ async def purge_station_log(station_ids: set[str]) -> None:
     pending = getattr(message_log, "_pending", None)
     if pending is None:
         return
-    lock = getattr(message_log, "_flush_lock", None)
+    lock = message_log._periodic.lock
     async with lock if lock is not None else contextlib.nullcontext():
         pending[:] = [e for e in pending if e[0] not in station_ids]
 
