@@ -191,6 +191,10 @@ OCPP_LAST_SEEN_FLUSH_INTERVAL = env_float("OCPP_LAST_SEEN_FLUSH_INTERVAL", 5.0)
 CSMS_NODE_HEARTBEAT_INTERVAL = env_float("CSMS_NODE_HEARTBEAT_INTERVAL", 10.0)
 CSMS_NODE_EXPIRY = env_float("CSMS_NODE_EXPIRY", 30.0)
 
+# A garbage collection or a database job that stops this long (s) is logged, with what
+# the job was doing: every request and station frame waits meanwhile.
+CSMS_PAUSE_WARN_SECONDS = env_float("CSMS_PAUSE_WARN_SECONDS", 0.5)
+
 # WebSocket keep-alive pings: a dead TCP connection is noticed within interval + timeout.
 WEBSOCKET_PING_INTERVAL = env_float("WEBSOCKET_PING_INTERVAL", 60.0)
 WEBSOCKET_PING_TIMEOUT = env_float("WEBSOCKET_PING_TIMEOUT", 30.0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +21,8 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -50,7 +53,11 @@ def _call(fn: Callable[..., T], args: tuple, kwargs: dict) -> T:
             connection.close()
         raise
     finally:
-        del _running[ident]
+        started = _running.pop(ident)[1]
+        seconds = time.perf_counter() - started
+        if seconds >= settings.CSMS_PAUSE_WARN_SECONDS:
+            logger.warning("A database job (%s) took %.2f s; every job behind it waited",
+                           getattr(getattr(fn, "func", fn), "__qualname__", repr(fn)), seconds)
 
 
 def running() -> list[tuple[int, Callable[..., Any], float]]:

@@ -3,11 +3,11 @@ A loaded loop delays every station's frames and every request; /health reports i
 
 Garbage collection is one cause worth naming: a full collection stops every thread for
 a time that grows with the objects alive (each connected station holds a few hundred).
-Collections that take longer than ``GC_WARN_SECONDS`` are logged.
+Collections that take longer than ``CSMS_PAUSE_WARN_SECONDS`` are logged.
 
 The database threads (``stations.db``) are the other place where one slow job holds up
 everything behind it while the loop itself runs on: a job that runs longer than
-``DB_WARN_SECONDS`` is logged with what it is doing at that moment.
+``CSMS_PAUSE_WARN_SECONDS`` too is logged with what it is doing at that moment.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ import time
 import traceback
 from collections import deque
 
+from django.conf import settings
+
 from stations import db
 
 logger = logging.getLogger(__name__)
 
 INTERVAL = 0.25  # seconds between probes
 WINDOW = 240  # probes kept (one minute)
-GC_WARN_SECONDS = 0.5
-DB_WARN_SECONDS = 0.5
 
 _lags: deque[float] = deque(maxlen=WINDOW)
 _tasks: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
@@ -58,7 +58,7 @@ def _check_database() -> None:
     now = time.perf_counter()
     for ident, fn, started in db.running():
         seconds = now - started
-        if seconds < DB_WARN_SECONDS or _db_reported.get(ident) == started:
+        if seconds < settings.CSMS_PAUSE_WARN_SECONDS or _db_reported.get(ident) == started:
             continue
         _db_reported[ident] = started
         frame = sys._current_frames().get(ident)
@@ -74,9 +74,10 @@ def _on_gc(phase: str, info: dict) -> None:
         _gc_started = time.perf_counter()
         return
     seconds = time.perf_counter() - _gc_started
-    if info["generation"] == 2 or seconds >= GC_WARN_SECONDS:
+    slow = seconds >= settings.CSMS_PAUSE_WARN_SECONDS
+    if info["generation"] == 2 or slow:
         _gc_pauses.append((info["generation"], seconds, info["collected"]))
-    if seconds >= GC_WARN_SECONDS:
+    if slow:
         logger.warning("Garbage collection (generation %s) stopped this process for %.2f s "
                        "(%s objects freed)", info["generation"], seconds, info["collected"])
 
