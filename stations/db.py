@@ -57,7 +57,12 @@ def _call(fn: Callable[..., T], args: tuple, kwargs: dict) -> T:
         seconds = time.perf_counter() - started
         if seconds >= settings.CSMS_PAUSE_WARN_SECONDS:
             logger.warning("A database job (%s) took %.2f s; every job behind it waited",
-                           getattr(getattr(fn, "func", fn), "__qualname__", repr(fn)), seconds)
+                           job_name(fn), seconds)
+
+
+def job_name(fn: Callable[..., Any]) -> str:
+    """What the logs call a job: its function's name (through a ``functools.partial``)."""
+    return getattr(getattr(fn, "func", fn), "__qualname__", repr(fn))
 
 
 def running() -> list[tuple[int, Callable[..., Any], float]]:

@@ -63,9 +63,8 @@ def _check_database() -> None:
         _db_reported[ident] = started
         frame = sys._current_frames().get(ident)
         where = "".join(traceback.format_stack(frame)[-8:]) if frame is not None else ""
-        name = getattr(getattr(fn, "func", fn), "__qualname__", repr(fn))  # partials too
         logger.warning("A database job (%s) has held its thread for %.2f s, %s more waiting; "
-                       "it is at:\n%s", name, seconds, db.queued(), where.rstrip())
+                       "it is at:\n%s", db.job_name(fn), seconds, db.queued(), where.rstrip())
 
 
 def _on_gc(phase: str, info: dict) -> None:
