@@ -539,8 +539,8 @@ class Station(ChargePoint):
             await asyncio.sleep(pause)
             if c.transaction is not tx:
                 return
-            await self._reevaluate()
-            if self.registered and c.transaction is tx:
+            self._apply_limits()  # the meter settled up to now; statuses are _clock's
+            if self.registered:
                 await self._request(self._meter_values(c, "Sample.Periodic"))
 
     def _meter_values(self, c: Connector, context: str) -> call.MeterValues:
