@@ -31,7 +31,7 @@ async def test_a_long_database_job_is_logged_once_with_its_stack(caplog, setting
     assert "(_hold) has held its thread" in warnings[0]
     assert "release.wait(5)" in warnings[0]  # the line the job was at
     assert "(_hold) took" in warnings[1]
-    assert db.running() == []
+    assert all(fn is not _hold for _, fn, _ in db.running())  # others may run meanwhile
 
 
 async def test_short_jobs_are_not_logged(caplog):

@@ -34,6 +34,8 @@ from schemathesis.checks import (
 from schemathesis.core.failures import FailureGroup
 
 from stations import simulation
+from stations.models import Station
+from tests.conftest import wait_until
 from tests.security.support import VALID_PROFILE
 from tests.support.station import connected_station, unique_id
 
@@ -274,6 +276,10 @@ async def test_every_400_has_the_documented_errors_list(csms, api, case):
         return
     features = "Core,SmartCharging" if case == "unknown scenario" else "Core"
     async with connected_station(csms.ws_url, feature_profiles=features) as station:
+        # The station has answered GetConfiguration; the CSMS stores the answer on its
+        # database thread, and only then knows the feature profiles to check.
+        await wait_until(Station.objects.filter(
+            station_id=station.id, configuration_at__isnull=False).aexists)
         if case == "unknown scenario":
             response = await api.post(f"/stations/{station.id}/test_profiles",
                                       json={"scenario": "0"})
