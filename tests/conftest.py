@@ -67,3 +67,14 @@ async def wait_until(
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(interval)
+
+
+def disconnect_events_may_be_lost() -> bool:
+    """Whether the channel layer can lose an event sent while a consumer of the same
+    process disconnects: channels_redis's RedisChannelLayer can
+    (django/channels_redis#372; seen in about one full PostgreSQL + Redis run in three).
+    A known defect of the Redis deployment, not yet fixed; the embedded layer never
+    loses one, and the tests hold it to that."""
+    from django.conf import settings
+
+    return "channels_redis" in settings.CHANNEL_LAYERS["default"]["BACKEND"]
